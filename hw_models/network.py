@@ -1,0 +1,327 @@
+"""Torch-free description of one concrete quantized network: the contract between search and hardware.
+
+A :class:`NetworkSpec` is what a search space's ``describe(candidate)`` returns, what the cost
+models price, what export builds, and what ``codesign estimate NETWORK.json`` reads.  The JSON
+form is documented in the README ("Network format")::
+
+    {"name": "example",
+     "input": {"channels": 3, "height": 32, "width": 32, "bits": 8},
+     "layers": [
+       {"name": "conv0", "op": "conv", "out_channels": 64, "kernel": 3, "stride": 1,
+        "padding": 0, "weight_bits": 2, "act_bits": 2, "pe": 16, "simd": 3},
+       {"name": "pool0", "op": "maxpool", "kernel": 2},
+       {"name": "fc0", "op": "fc", "out_features": 10, "weight_bits": 2, "act_bits": null}]}
+
+Input channels and spatial sizes are inferred layer by layer; a flatten is implied before the
+first ``fc``.  ``act_bits`` is the layer's output activation width (``null``: no activation, the
+accumulator is the output).  ``pe``/``simd`` are optional (``None`` = not chosen yet).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from fpga.errors import InputError
+
+OPS = ("conv", "maxpool", "fc")
+_COMPUTE_OPS = ("conv", "fc")
+MAX_BITS = 32
+
+_LAYER_KEYS = {
+    "conv": {"name", "op", "out_channels", "kernel", "stride", "padding", "weight_bits", "act_bits",
+             "pe", "simd"},
+    "maxpool": {"name", "op", "kernel", "stride"},
+    "fc": {"name", "op", "out_features", "weight_bits", "act_bits", "pe", "simd"},
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """The network input: a ``channels x height x width`` image quantized to ``bits``."""
+
+    channels: int
+    height: int
+    width: int
+    bits: int = 8
+
+    def __post_init__(self) -> None:
+        for key in ("channels", "height", "width"):
+            _check_int(f"input.{key}", getattr(self, key), 1)
+        _check_int("input.bits", self.bits, 1, MAX_BITS)
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer with its inferred shapes.
+
+    For ``conv``: ``in_channels x in_h x in_w -> out_channels x out_h x out_w``.
+    For ``fc``: ``in_channels`` is the flattened input length (``in_h = in_w = 1``), and
+    ``out_channels`` the number of output features.  ``in_bits`` is the width of the
+    activations the layer consumes (the previous layer's ``act_bits``, or the input bits).
+    """
+
+    name: str
+    op: str
+    in_channels: int
+    in_h: int
+    in_w: int
+    out_channels: int
+    out_h: int
+    out_w: int
+    in_bits: int
+    kernel: int = 1
+    stride: int = 1
+    padding: int = 0
+    weight_bits: int | None = None
+    act_bits: int | None = None
+    pe: int | None = None
+    simd: int | None = None
+
+    # --- derived quantities used by the cost models (FINN notation) ---
+    @property
+    def is_compute(self) -> bool:
+        return self.op in _COMPUTE_OPS
+
+    @property
+    def mw(self) -> int:
+        """Dot-product length (matrix width): K*K*C_in for a conv, in_features for an fc."""
+        if self.op == "conv":
+            return self.kernel * self.kernel * self.in_channels
+        return self.in_channels
+
+    @property
+    def mh(self) -> int:
+        """Number of output channels / neurons (matrix height)."""
+        return self.out_channels
+
+    @property
+    def n_vectors(self) -> int:
+        """Input vectors per frame: output pixels for a conv, 1 for an fc."""
+        return self.out_h * self.out_w if self.op == "conv" else 1
+
+    @property
+    def macs(self) -> int:
+        return self.mw * self.mh * self.n_vectors if self.is_compute else 0
+
+    @property
+    def params(self) -> int:
+        return self.mw * self.mh if self.is_compute else 0
+
+    def with_folding(self, pe: int | None, simd: int | None) -> "LayerSpec":
+        return dataclasses.replace(self, pe=pe, simd=simd)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON form (shapes are not written: they are inferred on load)."""
+        d: dict[str, Any] = {"name": self.name, "op": self.op}
+        if self.op == "conv":
+            d.update(out_channels=self.out_channels, kernel=self.kernel, stride=self.stride,
+                     padding=self.padding)
+        elif self.op == "fc":
+            d["out_features"] = self.out_channels
+        else:
+            d["kernel"] = self.kernel
+            if self.stride != self.kernel:
+                d["stride"] = self.stride
+        if self.is_compute:
+            d.update(weight_bits=self.weight_bits, act_bits=self.act_bits)
+            if self.pe is not None:
+                d["pe"] = self.pe
+            if self.simd is not None:
+                d["simd"] = self.simd
+        return d
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A concrete network: an input and a chain of layers with shapes inferred and checked."""
+
+    name: str
+    input: InputSpec
+    layers: tuple[LayerSpec, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            raise InputError("layers", "a network needs at least one layer")
+        names = [l.name for l in self.layers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InputError("layers", f"duplicate layer names {dup}; names must be unique")
+
+    # ---------- construction ----------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
+        """Parse and validate the documented JSON form, inferring every shape."""
+        if not isinstance(data, Mapping):
+            raise InputError("network", "must be a JSON object with keys 'input' and 'layers'")
+        unknown = set(data) - {"name", "input", "layers"}
+        if unknown:
+            raise InputError("network", f"unknown keys {sorted(unknown)}", ["name", "input", "layers"])
+        inp = data.get("input")
+        if not isinstance(inp, Mapping):
+            raise InputError("input", "missing or not an object",
+                             ["{channels, height, width, bits}"])
+        bad = set(inp) - {"channels", "height", "width", "bits"}
+        if bad:
+            raise InputError("input", f"unknown keys {sorted(bad)}", ["channels", "height", "width", "bits"])
+        for key in ("channels", "height", "width"):
+            if key not in inp:
+                raise InputError(f"input.{key}", "missing", ["a positive integer"])
+        input_spec = InputSpec(channels=inp["channels"], height=inp["height"], width=inp["width"],
+                               bits=inp.get("bits", 8))
+        layers = data.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise InputError("layers", "missing, empty or not a list of layer objects")
+        return cls.build(str(data.get("name", "network")), input_spec, layers)
+
+    @classmethod
+    def build(cls, name: str, input_spec: InputSpec,
+              layers: Iterable[Mapping[str, Any]]) -> "NetworkSpec":
+        """Infer shapes for a list of layer dicts (the JSON form) and return the spec."""
+        c, h, w, bits = input_spec.channels, input_spec.height, input_spec.width, input_spec.bits
+        flat = False
+        out: list[LayerSpec] = []
+        for i, raw in enumerate(layers):
+            where = f"layers[{i}]"
+            if not isinstance(raw, Mapping):
+                raise InputError(where, "must be an object")
+            op = raw.get("op")
+            if op not in OPS:
+                raise InputError(f"{where}.op", f"unknown op {op!r}", OPS)
+            lname = raw.get("name", f"{op}{i}")
+            if not isinstance(lname, str) or not lname:
+                raise InputError(f"{where}.name", "must be a non-empty string")
+            where = f"layer '{lname}'"
+            unknown = set(raw) - _LAYER_KEYS[op]
+            if unknown:
+                raise InputError(where, f"unknown keys {sorted(unknown)} for op '{op}'",
+                                 sorted(_LAYER_KEYS[op]))
+            if bits is None:
+                raise InputError(where, "follows a layer without activation (act_bits null); "
+                                 "only the last compute layer may omit its activation")
+            if op == "conv":
+                if flat:
+                    raise InputError(where, "a conv cannot follow an fc layer")
+                cout = _req_int(raw, "out_channels", where, 1)
+                k = _req_int(raw, "kernel", where, 1)
+                s = _opt_int(raw, "stride", where, 1, 1)
+                p = _opt_int(raw, "padding", where, 0, 0)
+                oh = (h + 2 * p - k) // s + 1
+                ow = (w + 2 * p - k) // s + 1
+                if oh < 1 or ow < 1:
+                    raise InputError(f"{where}.kernel", f"kernel {k} with padding {p} does not fit "
+                                     f"the {h}x{w} input")
+                wb, ab = _bits(raw, where)
+                layer = LayerSpec(lname, op, c, h, w, cout, oh, ow, bits, k, s, p, wb, ab,
+                                  _fold(raw, "pe", where), _fold(raw, "simd", where))
+                c, h, w, bits = cout, oh, ow, ab
+            elif op == "maxpool":
+                if flat:
+                    raise InputError(where, "a maxpool cannot follow an fc layer")
+                k = _req_int(raw, "kernel", where, 1)
+                s = _opt_int(raw, "stride", where, k, 1)
+                if k > h or k > w:
+                    raise InputError(f"{where}.kernel", f"pool window {k} is larger than the {h}x{w} input")
+                oh, ow = (h - k) // s + 1, (w - k) // s + 1
+                layer = LayerSpec(lname, op, c, h, w, c, oh, ow, bits, k, s, 0)
+                h, w = oh, ow
+            else:  # fc
+                fin = c * h * w
+                fout = _req_int(raw, "out_features", where, 1)
+                wb, ab = _bits(raw, where)
+                layer = LayerSpec(lname, op, fin, 1, 1, fout, 1, 1, bits, 1, 1, 0, wb, ab,
+                                  _fold(raw, "pe", where), _fold(raw, "simd", where))
+                flat = True
+                c, h, w, bits = fout, 1, 1, ab
+            out.append(layer)
+        return cls(name=name, input=input_spec, layers=tuple(out))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "NetworkSpec":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("network", f"file not found: {path}")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError("network", f"{path} is not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+    # ---------- views ----------
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "input": self.input.to_dict(),
+                "layers": [l.to_dict() for l in self.layers]}
+
+    def to_json(self, **kw: Any) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    @property
+    def compute_layers(self) -> tuple[LayerSpec, ...]:
+        return tuple(l for l in self.layers if l.is_compute)
+
+    def layer(self, name: str) -> LayerSpec:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+    def with_folding(self, folding: Mapping[str, tuple[int | None, int | None]]) -> "NetworkSpec":
+        """A copy with ``{layer_name: (pe, simd)}`` applied to the named compute layers."""
+        layers = tuple(l.with_folding(*folding[l.name]) if l.name in folding else l
+                       for l in self.layers)
+        return dataclasses.replace(self, layers=layers)
+
+    @property
+    def macs(self) -> int:
+        return sum(l.macs for l in self.layers)
+
+    @property
+    def weight_bits_total(self) -> int:
+        return sum(l.params * (l.weight_bits or 0) for l in self.layers)
+
+    @property
+    def num_classes(self) -> int:
+        return self.layers[-1].out_channels
+
+
+def _check_int(name: str, v: Any, lo: int, hi: int | None = None) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
+        rng = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+        raise InputError(name, f"got {v!r}", [rng])
+
+
+def _req_int(raw: Mapping[str, Any], key: str, where: str, lo: int) -> int:
+    if key not in raw:
+        raise InputError(f"{where}.{key}", "missing", [f"an integer >= {lo}"])
+    _check_int(f"{where}.{key}", raw[key], lo)
+    return int(raw[key])
+
+
+def _opt_int(raw: Mapping[str, Any], key: str, where: str, default: int, lo: int) -> int:
+    v = raw.get(key, default)
+    _check_int(f"{where}.{key}", v, lo)
+    return int(v)
+
+
+def _bits(raw: Mapping[str, Any], where: str) -> tuple[int, int | None]:
+    wb = _req_int(raw, "weight_bits", where, 1)
+    if wb > MAX_BITS:
+        raise InputError(f"{where}.weight_bits", f"got {wb}", [f"1..{MAX_BITS}"])
+    ab = raw.get("act_bits")
+    if ab is not None:
+        _check_int(f"{where}.act_bits", ab, 1, MAX_BITS)
+    return wb, ab
+
+
+def _fold(raw: Mapping[str, Any], key: str, where: str) -> int | None:
+    v = raw.get(key)
+    if v is None:
+        return None
+    _check_int(f"{where}.{key}", v, 1)
+    return int(v)
+
