@@ -1,0 +1,112 @@
+"""Static Brevitas model for one concrete :class:`~hw_models.network.NetworkSpec`.
+
+This is what a supernet subnet is extracted into, what export fine-tunes, and what goes to
+QONNX (FINN) and QCDQ (onnxruntime).  The structure is FINN-friendly: bias-free
+convolutions and fully connected layers, each followed by BatchNorm and a quantized ReLU
+(FINN's streamlining folds BN and the scales into thresholds), max-pooling on quantized
+activations, and a final fully connected layer whose accumulator is the output.
+
+Module names (``blocks.<layer>.conv|linear|bn|act``) are shared with the supernet so that
+``Supernet.extract`` can fill this model with a plain ``load_state_dict``.
+"""
+from __future__ import annotations
+
+import torch
+from brevitas.core.scaling import ScalingImplType
+from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from torch import nn
+
+from hw_models.network import LayerSpec, NetworkSpec
+
+
+class PixelQuant(Uint8ActPerTensorFloat):
+    """Input quantizer for pixels scaled to [0, 1]: unsigned, constant scale 1/(2^bits - 1).
+
+    With 8 bits, ``pixel / 255`` is represented exactly, so the hardware input is the raw
+    uint8 image.
+    """
+
+    scaling_impl_type = ScalingImplType.CONST
+    max_val = 1.0
+
+
+class WeightQuant(Int8WeightPerTensorFloat):
+    """Signed, narrow-range, per-tensor max-abs scaled weights (FINN-friendly); bits set per layer."""
+
+
+class ActQuant(Uint8ActPerTensorFloat):
+    """Unsigned activation after ReLU with a learned per-tensor range; bits set per layer."""
+
+
+def make_conv(cin: int, cout: int, layer: LayerSpec, **kw) -> QuantConv2d:
+    return QuantConv2d(cin, cout, layer.kernel, stride=layer.stride, padding=layer.padding,
+                       bias=False, weight_quant=WeightQuant, **kw)
+
+
+def make_linear(fin: int, fout: int, **kw) -> QuantLinear:
+    return QuantLinear(fin, fout, bias=False, weight_quant=WeightQuant, **kw)
+
+
+def make_act(bits: int) -> QuantReLU:
+    return QuantReLU(act_quant=ActQuant, bit_width=bits, return_quant_tensor=True)
+
+
+def make_input_quant(bits: int) -> QuantIdentity:
+    return QuantIdentity(act_quant=PixelQuant, bit_width=bits, return_quant_tensor=True)
+
+
+class QuantBlock(nn.Module):
+    """conv/linear -> BN -> QuantReLU (the last two only when the layer has ``act_bits``)."""
+
+    def __init__(self, layer: LayerSpec) -> None:
+        super().__init__()
+        self.op = layer.op
+        if layer.op == "conv":
+            self.conv = make_conv(layer.in_channels, layer.out_channels, layer,
+                                  weight_bit_width=layer.weight_bits)
+            bn: nn.Module = nn.BatchNorm2d(layer.out_channels)
+        else:
+            self.linear = make_linear(layer.in_channels, layer.out_channels,
+                                      weight_bit_width=layer.weight_bits)
+            bn = nn.BatchNorm1d(layer.out_channels)
+        self.has_act = layer.act_bits is not None
+        if self.has_act:
+            self.bn = bn
+            self.act = make_act(layer.act_bits)
+
+    def forward(self, x):
+        if self.op == "fc":
+            if x.dim() > 2:
+                x = x.flatten(1)
+            x = self.linear(x)
+        else:
+            x = self.conv(x)
+        if self.has_act:
+            x = self.act(self.bn(x))
+        return x
+
+
+class QuantCNN(nn.Module):
+    """The static quantized network described by a NetworkSpec (input: pixels / 255, NCHW)."""
+
+    def __init__(self, spec: NetworkSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.input_quant = make_input_quant(spec.input.bits)
+        self.blocks = nn.ModuleDict()
+        for layer in spec.layers:
+            if layer.op == "maxpool":
+                self.blocks[layer.name] = nn.MaxPool2d(layer.kernel, layer.stride)
+            else:
+                self.blocks[layer.name] = QuantBlock(layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_quant(x)
+        for block in self.blocks.values():
+            x = block(x)
+        return x.value if hasattr(x, "value") else x
+
+
+def build_qmodel(spec: NetworkSpec) -> QuantCNN:
+    return QuantCNN(spec)

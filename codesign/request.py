@@ -1,0 +1,126 @@
+"""SearchRequest: everything the user asked for, validated when built, saved in the run directory."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from fpga.devices import get_device
+from fpga.errors import InputError
+
+from codesign.data import DATASETS
+
+SCHEMA = 1
+STRATEGIES = ("nsga2", "random")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search: data set, target device, budgets, training and search budgets, seed, run dir.
+
+    Budgets left as ``None`` default to the device's capacity (LUT, BRAM18, DSP); ``min_fps``
+    ``None`` means no throughput floor.
+    """
+
+    dataset: str
+    device: str
+    out: str
+    data_dir: str | None = None
+    clock_mhz: float | None = None
+    max_lut: int | None = None
+    max_bram18: int | None = None
+    max_dsp: int | None = None
+    min_fps: float | None = None
+    epochs: int = 2
+    trials: int = 40
+    seed: int = 0
+    space: str = "cnv"
+    strategy: str = "nsga2"
+    population: int = 16
+    batch_size: int = 256
+    val_size: int = 5000
+    calib_images: int = 2000
+    lr: float = 3e-3
+    storage: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise InputError("dataset", f"unknown data set {self.dataset!r}", DATASETS)
+        dev = get_device(self.device)  # raises with the catalog's names
+        if self.clock_mhz is not None:
+            _positive("clock-mhz", self.clock_mhz)
+        for name in ("max_lut", "max_bram18", "max_dsp"):
+            v = getattr(self, name)
+            if v is not None:
+                _positive(name.replace("_", "-"), v, integer=True)
+        if self.min_fps is not None:
+            _positive("min-fps", self.min_fps)
+        for name, cap in (("max_lut", dev.lut), ("max_bram18", dev.bram18), ("max_dsp", dev.dsp)):
+            v = getattr(self, name)
+            if v is not None and v > cap:
+                raise InputError(name.replace("_", "-"), f"{v} exceeds the {dev.name} capacity "
+                                 f"of {cap}", [f"1..{cap}"])
+        for name in ("epochs", "trials", "population", "batch_size", "val_size", "calib_images"):
+            _positive(name.replace("_", "-"), getattr(self, name), integer=True)
+        if self.strategy not in STRATEGIES:
+            raise InputError("strategy", f"unknown strategy {self.strategy!r}", STRATEGIES)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError("seed", f"got {self.seed!r}", ["an integer >= 0"])
+        _positive("lr", self.lr)
+        if not self.out:
+            raise InputError("out", "a run directory is required")
+
+    # ----------------------------------------------------------------- derived values
+    @property
+    def clock(self) -> float:
+        return float(self.clock_mhz or get_device(self.device).clock_mhz)
+
+    def budgets(self) -> dict[str, float]:
+        """The hard limits: explicit budgets, else the device capacity."""
+        dev = get_device(self.device)
+        b: dict[str, float] = {"lut": self.max_lut or dev.lut,
+                               "bram18": self.max_bram18 or dev.bram18,
+                               "dsp": self.max_dsp or dev.dsp}
+        if self.min_fps:
+            b["fps"] = float(self.min_fps)
+        return b
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"
+
+    # ----------------------------------------------------------------- (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SearchRequest":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known - {"schema"}
+        if unknown:
+            raise InputError("request", f"unknown keys {sorted(unknown)}", sorted(known))
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SearchRequest":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("request", f"{path} not found")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            raise InputError("request", f"{path} is not valid JSON ({exc})") from None
+
+    def differences(self, other: "SearchRequest") -> list[str]:
+        """Fields that differ, ignoring the ones that may change on resume (trials)."""
+        a, b = asdict(self), asdict(other)
+        return [k for k in a if a[k] != b[k] and k not in ("trials", "data_dir")]
+
+
+def _positive(name: str, v: Any, integer: bool = False) -> None:
+    bad = isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0
+    if integer and not bad and int(v) != v:
+        bad = True
+    if bad:
+        raise InputError(name, f"got {v!r}", ["a positive integer" if integer else "a positive number"])

@@ -1,0 +1,59 @@
+"""The strategy role and its registry."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable, Sequence
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from fpga.errors import InputError
+
+#: ``constraints(trial) -> signed violations`` (<= 0 feasible), read from the trial's user attrs
+ConstraintsFn = Callable[[FrozenTrial], Sequence[float]]
+
+
+def constraints_from_attrs(trial: FrozenTrial) -> list[float]:
+    """The violations the loop stored on the trial (``user_attrs["violations"]``)."""
+    v = trial.user_attrs.get("violations")
+    return [float(x) for x in v.values()] if v else [0.0]
+
+
+class SearchStrategy(ABC):
+    """Proposes candidates through an Optuna sampler; the loop asks, prices and tells."""
+
+    name: str = ""
+
+    @abstractmethod
+    def sampler(self, seed: int, population: int,
+                constraints: ConstraintsFn = constraints_from_attrs) -> optuna.samplers.BaseSampler:
+        """The Optuna sampler implementing this strategy (seeded)."""
+
+
+_STRATEGIES: dict[str, Callable[[], SearchStrategy]] = {}
+
+
+def register_strategy(name: str) -> Callable[[type[SearchStrategy]], type[SearchStrategy]]:
+    def deco(cls: type[SearchStrategy]) -> type[SearchStrategy]:
+        if name in _STRATEGIES:
+            raise ValueError(f"strategy {name!r} registered twice")
+        cls.name = name
+        _STRATEGIES[name] = cls
+        return cls
+    return deco
+
+
+def list_strategies() -> list[str]:
+    _load_builtin()
+    return sorted(_STRATEGIES)
+
+
+def get_strategy(name: str) -> SearchStrategy:
+    _load_builtin()
+    if name not in _STRATEGIES:
+        raise InputError("strategy", f"unknown strategy {name!r}", sorted(_STRATEGIES))
+    return _STRATEGIES[name]()
+
+
+def _load_builtin() -> None:
+    from codesign.search.strategies import nsga2, random  # noqa: F401

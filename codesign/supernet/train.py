@@ -1,0 +1,235 @@
+"""Supernet training (sandwich rule + in-place distillation) and subnet evaluation.
+
+Per step, on one mini-batch: the largest subnet learns from the labels; the smallest and
+``n_random`` uniformly drawn subnets learn from the labels and from the largest subnet's
+soft predictions (in-place distillation, BigNAS); gradients are accumulated and one
+optimizer step is taken.  Quantizer ranges get no weight decay.  Before a subnet is scored
+its BN statistics are recalibrated on a fixed set of training images.
+
+The same code runs on a CUDA GPU when one is present (``device="auto"``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from codesign.spaces.base import Candidate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 2
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    n_random: int = 1
+    kd_weight: float = 0.5
+    augment: bool = False
+    seed: int = 0
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def to_float(images_u8: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 NCHW -> float in [0, 1] on ``device`` (the preprocessing every export records)."""
+    return images_u8.to(device, non_blocking=True).float().div_(255.0)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random horizontal flip and 4-pixel padded random crop (CIFAR-style)."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=gen, device="cpu") < 0.5
+    x = torch.where(flip.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
+    pad = F.pad(x, (4, 4, 4, 4))
+    dx, dy = (int(v) for v in torch.randint(0, 9, (2,), generator=gen))
+    return pad[:, :, dy:dy + h, dx:dx + w]
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        quantizer_or_bn = ("act_quant" in name or "scaling_impl" in name or ".bn." in name
+                           or name.endswith(".bias"))
+        (no_decay if quantizer_or_bn else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, cfg: TrainConfig,
+                   device: torch.device, checkpoint: Path | None = None,
+                   progress: bool = True) -> list[dict[str, float]]:
+    """Train ``supernet`` in place; resume from / save to ``checkpoint`` after every epoch.
+
+    Returns the per-epoch history (mean loss of the largest subnet, wall seconds).
+    """
+    space = supernet.space
+    supernet.to(device)
+    opt = torch.optim.Adam(_param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
+    steps_per_epoch = max(1, len(train_x) // cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1),
+                                                pct_start=0.15)
+    start_epoch, history = 0, []
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state.get("train_config") == asdict(cfg):
+            supernet.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            start_epoch, history = int(state["epoch"]), list(state["history"])
+            log.info("resuming supernet training after epoch %d", start_epoch)
+        else:
+            log.warning("checkpoint %s was trained with another config; retraining", checkpoint)
+    if start_epoch >= cfg.epochs:
+        return history
+
+    big, small = space.extreme(largest=True), space.extreme(largest=False)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc="supernet training",
+               unit="step", disable=not progress, dynamic_ncols=True)
+    supernet.train()
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, epoch])
+        perm = torch.randperm(len(train_x), generator=gen)
+        t0, loss_sum = time.perf_counter(), 0.0
+        for step in range(steps_per_epoch):
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            x = to_float(train_x[idx], device)
+            if cfg.augment:
+                x = _augment(x, gen)
+            y = train_y[idx].to(device)
+            opt.zero_grad(set_to_none=True)
+            supernet.activate(big)
+            logits = supernet(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            soft = F.softmax(logits.detach(), dim=1)
+            for c in [small] + [space.sample(rng) for _ in range(cfg.n_random)]:
+                supernet.activate(c)
+                out = supernet(x)
+                kd = F.kl_div(F.log_softmax(out, dim=1), soft, reduction="batchmean")
+                ((1 - cfg.kd_weight) * F.cross_entropy(out, y) + cfg.kd_weight * kd).backward()
+            torch.nn.utils.clip_grad_norm_(supernet.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            loss_sum += float(loss)
+            bar.update(1)
+            bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{float(loss):.3f}")
+        history.append({"epoch": epoch + 1, "loss_largest": loss_sum / steps_per_epoch,
+                        "seconds": time.perf_counter() - t0})
+        if checkpoint is not None:
+            _atomic_save({"model": supernet.state_dict(), "optimizer": opt.state_dict(),
+                          "scheduler": sched.state_dict(), "epoch": epoch + 1,
+                          "history": history, "train_config": asdict(cfg)}, checkpoint)
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def accuracy(model: Callable[[torch.Tensor], torch.Tensor], x_u8: torch.Tensor, y: torch.Tensor,
+             device: torch.device, batch_size: int = 1000) -> float:
+    """Top-1 accuracy (fraction) of ``model`` on uint8 images."""
+    correct = 0
+    for i in range(0, len(x_u8), batch_size):
+        out = model(to_float(x_u8[i:i + batch_size], device))
+        correct += int((out.argmax(1).cpu() == y[i:i + batch_size]).sum())
+    return correct / max(len(x_u8), 1)
+
+
+@torch.no_grad()
+def evaluate_subnet(supernet: Any, c: Candidate, calib_x: torch.Tensor, val_x: torch.Tensor,
+                    val_y: torch.Tensor, device: torch.device) -> float:
+    """Validation accuracy of subnet ``c``, after recalibrating its BN statistics."""
+    supernet.activate(c)
+    supernet.recalibrate_bn(to_float(calib_x, device))
+    supernet.eval()
+    acc = accuracy(supernet, val_x, val_y, device)
+    supernet.train()
+    return acc
+
+
+def finetune(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tensor,
+             val_x: torch.Tensor, val_y: torch.Tensor, device: torch.device, epochs: float = 1.0,
+             lr: float = 5e-4, batch_size: int = 256, seed: int = 0, augment: bool = False,
+             progress: bool = True) -> dict[str, Any]:
+    """Briefly fine-tune an extracted static model (cross-entropy, Adam, cosine decay).
+
+    The subnet's weights were shared with every other subnet during supernet training; a short
+    fine-tune lets it specialise.  The weights with the better validation accuracy (before or
+    after) are kept, so fine-tuning can never make the export worse on validation data.
+    Returns ``{"val_before", "val_after", "kept", "steps", "seconds"}``.
+    """
+    import copy
+
+    model.to(device)
+    model.eval()
+    before = accuracy(model, val_x, val_y, device)
+    steps = int(round(epochs * max(1, len(train_x) // batch_size)))
+    if steps <= 0:
+        return {"val_before": before, "val_after": before, "kept": "before", "steps": 0,
+                "seconds": 0.0}
+    saved = copy.deepcopy(model.state_dict())
+    opt = torch.optim.Adam(_param_groups(model, 0.0), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    model.train()
+    bar = tqdm(total=steps, desc="fine-tuning", unit="step", disable=not progress,
+               dynamic_ncols=True)
+    done = 0
+    while done < steps:
+        perm = torch.randperm(len(train_x), generator=gen)
+        for i in range(0, len(perm) - batch_size + 1, batch_size):
+            if done >= steps:
+                break
+            idx = perm[i:i + batch_size]
+            x = to_float(train_x[idx], device)
+            if augment:
+                x = _augment(x, gen)
+            loss = F.cross_entropy(model(x), train_y[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            done += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+    bar.close()
+    model.eval()
+    after = accuracy(model, val_x, val_y, device)
+    kept = "after"
+    if after < before:
+        model.load_state_dict(saved)
+        kept = "before"
+    return {"val_before": before, "val_after": after, "kept": kept, "steps": steps,
+            "seconds": time.perf_counter() - t0}
