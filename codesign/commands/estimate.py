@@ -1,0 +1,95 @@
+"""``codesign estimate NETWORK.json``: price a network on an FPGA, no training (torch-free).
+
+Reads the documented network JSON, chooses the cheapest legal folding that meets
+``--target-fps`` for layers without ``pe``/``simd`` (PE = SIMD = 1 without a target), and prints
+per-layer and total cycles, LUT, BRAM18, DSP and the frame rate (``--json``: the cost report).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from fpga.errors import InputError
+from hw_models.cost import CostReport, FinnCostModel
+from hw_models.finn_ops import LUT_VARIANTS
+from hw_models.folding import check_folding, fold_for_fps
+from hw_models.network import NetworkSpec
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "estimate", help="price a network (JSON) on an FPGA: cycles, LUT, BRAM18, DSP, fps",
+        description="Price a network with the FINN-style analytical cost model. Layers without "
+                    "pe/simd get the cheapest legal folding meeting --target-fps (PE = SIMD = 1 "
+                    "when no target is given).")
+    p.add_argument("network", metavar="NETWORK.json", help="network file (see README, "
+                   "'Network format')")
+    p.add_argument("--device", default="pynq-z1", help="target board (see `codesign devices`)")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="fabric clock in MHz (default: the board's)")
+    p.add_argument("--target-fps", type=float, default=None,
+                   help="frame rate the folding of layers without pe/simd must meet")
+    p.add_argument("--lut-variant", default="finn2022",
+                   help=f"MVAU LUT formula: {' | '.join(LUT_VARIANTS)} (default finn2022)")
+    p.add_argument("--json", action="store_true", help="print the cost report as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for flag, value in (("--clock-mhz", args.clock_mhz), ("--target-fps", args.target_fps)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(flag, f"got {value:g}", ["a number > 0"])
+    model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant)
+    spec = NetworkSpec.load(args.network)
+    check_folding(spec)
+    if args.target_fps is not None:
+        spec = fold_for_fps(spec, model, args.target_fps, missing_only=True)
+    report = model.estimate(spec)
+    if args.json:
+        d = report.to_dict()
+        d["network"] = spec.name
+        if args.target_fps is not None:
+            d["target_fps"] = args.target_fps
+        print(json.dumps(d, indent=2))
+    else:
+        print(format_report(report, spec, model, args.target_fps))
+    return 0 if report.valid else 1
+
+
+def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
+                  target_fps: float | None = None) -> str:
+    """A human-readable table: one row per layer, then totals, frame rate and bottleneck."""
+    head = ("layer", "op", "PE", "SIMD", "cycles", "LUT", "BRAM18", "DSP", "URAM")
+    rows = [head]
+    for l in report.layers:
+        rows.append((l.name, l.op, _s(l.pe), _s(l.simd), f"{l.cycles:,}", f"{l.lut:,}",
+                     f"{l.bram18:,}", f"{l.dsp:,}", f"{l.uram:,}"))
+    rows.append(("total", "", "", "", f"{report.cycles_per_frame:,}", f"{report.lut:,}",
+                 f"{report.bram18:,}", f"{report.dsp:,}", f"{report.uram:,}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = [f"network {spec.name} on {model.device.name} ({model.device.part}) at "
+             f"{report.clock_mhz:g} MHz; FINN model, lut_variant={model.lut_variant}"]
+    for n, r in enumerate(rows):
+        if n == len(rows) - 1:
+            lines.append("  ".join("-" * w for w in widths))
+        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    dev = model.device
+    lines.append(f"cycles per frame: {report.cycles_per_frame:,} (slowest stage, in layer "
+                 f"{report.bottleneck}); total row sums resources")
+    rate = f"frame rate: {report.fps:,.1f} frames/s"
+    if target_fps is not None:
+        rate += f" (target {target_fps:,.1f}: {'met' if report.fps >= target_fps else 'NOT met'})"
+    lines.append(rate)
+    lines.append(f"utilisation of {dev.name}: LUT {100 * report.lut / dev.lut:.1f} %, BRAM18 "
+                 f"{100 * report.bram18 / dev.bram18:.1f} %, DSP "
+                 f"{100 * report.dsp / dev.dsp if dev.dsp else 0:.1f} % (dataflow IP only: "
+                 "FIFOs, width converters and the shell are not included)")
+    for u in report.unsupported:
+        lines.append(f"NOT PRICED: layer {u['name']}: {u['reason']} (the estimate is invalid)")
+    return "\n".join(lines)
+
+
+def _s(v: int | None) -> str:
+    return "-" if v is None else str(v)

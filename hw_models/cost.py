@@ -1,0 +1,339 @@
+"""Cost models and cost reports: what a network costs on a target, before any training.
+
+``CostModel.estimate(spec) -> CostReport`` is the one role every cost model plays (the FINN-style
+analytical FPGA model here; measured latency tables elsewhere).  Models are registered by name
+(:func:`register_cost_model` / :func:`get_cost_model`).  A report carries totals, per-layer
+figures and the layers the model could not price: those are listed in ``unsupported`` and make
+the report invalid - never a silent zero.
+
+:class:`FinnCostModel` prices a FINN dataflow pipeline (reference: ``fpga_cost_models.md``):
+every layer is one or more concurrent stages (a conv is FMPadding when ``padding > 0``, a
+sliding-window generator and an MVAU; an fc is an MVAU; a max-pool is StreamingMaxPool, or a
+depthwise SWG + Pool when its stride differs from its kernel).  A layer's resources are the sum
+of its stages', its cycles the max of its stages'; a frame leaves the pipeline every
+``max_i c_i`` cycles, so ``fps = f_clk / cycles_per_frame`` (reference section 2).  The per-op
+formulas live in :mod:`hw_models.finn_ops`.  Torch-free.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Mapping
+
+from fpga.devices import Device, get_device
+from fpga.errors import InputError
+from hw_models.finn_ops import (LUT_VARIANTS, RES_TYPES, SWG_IMPLS, WEIGHT_MEMORIES, MVAU,
+                                ConvolutionInputGenerator, FinnOp, FMPadding, Pool, StageCost,
+                                StreamingMaxPool)
+from hw_models.folding import check_layer_folding
+from hw_models.network import LayerSpec, NetworkSpec
+
+log = logging.getLogger(__name__)
+
+_TOTAL_KEYS = ("lut", "bram18", "dsp", "uram")
+
+
+# ------------------------------------------------------------------------------ values
+@dataclass(frozen=True)
+class LayerCost:
+    """One layer's cost per frame: its stages summed (resources), the slowest stage (cycles)."""
+
+    name: str
+    op: str
+    cycles: int
+    lut: int
+    bram18: int
+    dsp: int
+    uram: int = 0
+    pe: int | None = None
+    simd: int | None = None
+    stages: tuple[StageCost, ...] = ()
+
+    @classmethod
+    def from_stages(cls, name: str, op: str, stages: tuple[StageCost, ...],
+                    pe: int | None = None, simd: int | None = None) -> "LayerCost":
+        return cls(name, op, max(s.cycles for s in stages), sum(s.lut for s in stages),
+                   sum(s.bram18 for s in stages), sum(s.dsp for s in stages),
+                   sum(s.uram for s in stages), pe, simd, stages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "op": self.op, "cycles": self.cycles, "lut": self.lut,
+                "bram18": self.bram18, "dsp": self.dsp, "pe": self.pe, "simd": self.simd,
+                "uram": self.uram, "stages": [s.to_dict() for s in self.stages]}
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """What a network costs on one device at one clock.
+
+    ``cycles_per_frame`` is the slowest stage's cycles and ``fps = clock_hz / cycles_per_frame``
+    (reference section 2); ``critical_path_cycles`` adds up every stage (FINN's pessimistic
+    latency).  ``unsupported`` lists ``{"name", "reason"}`` for layers the model could not
+    price; such a report is not :attr:`valid`.
+    """
+
+    device: str
+    clock_mhz: float
+    lut: int
+    bram18: int
+    dsp: int
+    uram: int
+    cycles_per_frame: int
+    fps: float
+    bottleneck: str | None
+    layers: tuple[LayerCost, ...]
+    unsupported: tuple[Mapping[str, str], ...] = ()
+    critical_path_cycles: int = 0
+    model: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        """False when some layer could not be priced (the totals then leave it out)."""
+        return not self.unsupported
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in _TOTAL_KEYS}
+
+    def layer(self, name: str) -> LayerCost:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON form (``codesign estimate --json``); keys beyond the schema are
+        ``critical_path_cycles``, ``valid``, ``model``, ``settings`` and per layer ``uram`` and
+        ``stages``."""
+        return {"device": self.device, "clock_mhz": self.clock_mhz, "totals": self.totals,
+                "cycles_per_frame": self.cycles_per_frame, "fps": self.fps,
+                "bottleneck": self.bottleneck, "layers": [l.to_dict() for l in self.layers],
+                "unsupported": [dict(u) for u in self.unsupported],
+                "critical_path_cycles": self.critical_path_cycles, "valid": self.valid,
+                "model": self.model, "settings": dict(self.settings)}
+
+    def violations(self, max_lut: float | None = None, max_bram18: float | None = None,
+                   max_dsp: float | None = None, min_fps: float | None = None,
+                   max_uram: float | None = None) -> dict[str, float]:
+        """Signed, normalised constraint violations; ``<= 0`` means the constraint is met.
+
+        ``value / limit - 1`` for maxima, ``1 - fps / min_fps`` for the frame-rate floor.  Only
+        the constraints given appear (keys ``lut``, ``bram18``, ``dsp``, ``uram``, ``fps``).
+        Unsupported layers are not a key here: check :attr:`valid`.
+        """
+        out: dict[str, float] = {}
+        for key, limit in (("lut", max_lut), ("bram18", max_bram18), ("dsp", max_dsp),
+                           ("uram", max_uram)):
+            if limit is not None:
+                _check_positive(f"max_{key}", limit)
+                out[key] = getattr(self, key) / limit - 1.0
+        if min_fps is not None:
+            _check_positive("min_fps", min_fps)
+            out["fps"] = 1.0 - self.fps / min_fps
+        return out
+
+
+def _check_positive(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise InputError(name, f"got {v!r}", ["a number > 0"])
+    return float(v)
+
+
+def build_report(device: str, clock_mhz: float, layers: list[LayerCost],
+                 unsupported: list[dict[str, str]], model: str = "",
+                 settings: Mapping[str, Any] | None = None) -> CostReport:
+    """Totals, slowest stage, fps and critical path from per-layer costs (reference section 2)."""
+    cycles = max((l.cycles for l in layers), default=0)
+    bottleneck = next((l.name for l in layers if l.cycles == cycles), None) if layers else None
+    fps = clock_mhz * 1e6 / cycles if cycles > 0 else 0.0
+    crit = sum(s.cycles for l in layers for s in l.stages) or sum(l.cycles for l in layers)
+    return CostReport(device=device, clock_mhz=float(clock_mhz),
+                      lut=sum(l.lut for l in layers), bram18=sum(l.bram18 for l in layers),
+                      dsp=sum(l.dsp for l in layers), uram=sum(l.uram for l in layers),
+                      cycles_per_frame=cycles, fps=fps, bottleneck=bottleneck,
+                      layers=tuple(layers), unsupported=tuple(unsupported),
+                      critical_path_cycles=crit, model=model, settings=dict(settings or {}))
+
+
+# ------------------------------------------------------------------------------ role + registry
+class CostModel(ABC):
+    """Prices a :class:`NetworkSpec` on one target."""
+
+    name: str = ""
+
+    @abstractmethod
+    def estimate(self, spec: NetworkSpec) -> CostReport:
+        """Cost of ``spec``; layers it cannot price go to ``CostReport.unsupported``."""
+
+
+_MODELS: dict[str, Callable[..., CostModel]] = {}
+
+
+def register_cost_model(name: str, factory: Callable[..., CostModel], *,
+                        replace: bool = False) -> Callable[..., CostModel]:
+    """Register ``factory(**kwargs) -> CostModel`` under ``name``; refuses silent overwrites."""
+    if not isinstance(name, str) or not name:
+        raise InputError("cost_model", f"got {name!r}", ["a non-empty string"])
+    if name in _MODELS and not replace:
+        raise InputError("cost_model", f"{name!r} is already registered (pass replace=True)")
+    _MODELS[name] = factory
+    return factory
+
+
+def get_cost_model(name: str, **kwargs: Any) -> CostModel:
+    """A new instance of the cost model registered as ``name``."""
+    if name not in _MODELS:
+        raise InputError("cost_model", f"unknown cost model {name!r}", sorted(_MODELS))
+    return _MODELS[name](**kwargs)
+
+
+def list_cost_models() -> list[str]:
+    return sorted(_MODELS)
+
+
+# ------------------------------------------------------------------------------ FINN model
+class FinnCostModel(CostModel):
+    """FINN-style analytical model of a dataflow accelerator (reference sections 2, 3, 5, 10).
+
+    ``device``: a :class:`~fpga.devices.Device` or a registered board name; ``clock_mhz``:
+    fabric clock (default: the device's); ``lut_variant``: the MVAU LUT formula, ``finn2022``
+    (default; reproduces FINN's published cybsec estimates) or ``finn2026`` (current FINN;
+    reproduces the folding tutorial), see :data:`hw_models.finn_ops.LUT_VARIANTS`;
+    ``weight_mem``, ``swg_impl``, ``res_type``: implementation choices of the MVAU weights, the
+    sliding-window generator and the multipliers (FINN's defaults: ``block``, ``rtl``, ``lut``).
+
+    Compute layers without ``pe``/``simd`` are priced at PE = SIMD = 1 (fully folded); use
+    :func:`hw_models.folding.fold_for_fps` to choose a folding first.  Illegal folding raises
+    :class:`~fpga.errors.InputError` naming ``layers[i].pe`` / ``layers[i].simd``.
+    """
+
+    name = "finn"
+
+    def __init__(self, device: Device | str = "pynq-z1", clock_mhz: float | None = None,
+                 lut_variant: str = "finn2022", weight_mem: str = "block", swg_impl: str = "rtl",
+                 res_type: str = "lut") -> None:
+        self.device = get_device(device)
+        clk = self.device.clock_mhz if clock_mhz is None else clock_mhz
+        self.clock_mhz = _check_positive("clock_mhz", clk)
+        for key, value, accepted in (("lut_variant", lut_variant, LUT_VARIANTS),
+                                     ("weight_mem", weight_mem, WEIGHT_MEMORIES),
+                                     ("swg_impl", swg_impl, SWG_IMPLS),
+                                     ("res_type", res_type, RES_TYPES)):
+            if value not in accepted:
+                raise InputError(key, f"unknown value {value!r}", accepted)
+        self.lut_variant, self.weight_mem = lut_variant, weight_mem
+        self.swg_impl, self.res_type = swg_impl, res_type
+
+    # --- identity (models are cache keys for folding searches)
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"lut_variant": self.lut_variant, "weight_mem": self.weight_mem,
+                "swg_impl": self.swg_impl, "res_type": self.res_type}
+
+    def _formula_key(self) -> tuple[str, str, str, str]:
+        return self.lut_variant, self.weight_mem, self.swg_impl, self.res_type
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, FinnCostModel) and self.device == other.device
+                and self.clock_mhz == other.clock_mhz
+                and self._formula_key() == other._formula_key())
+
+    def __hash__(self) -> int:
+        return hash((self.device.name, self.clock_mhz, self._formula_key()))
+
+    def __repr__(self) -> str:
+        extra = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        return f"FinnCostModel({self.device.name!r}, clock_mhz={self.clock_mhz:g}, {extra})"
+
+    # --- pricing
+    def stages(self, layer: LayerSpec) -> tuple[FinnOp, ...]:
+        """The FINN operators ``layer`` becomes (missing folding = 1), in dataflow order."""
+        return _stages(self._formula_key(), layer)
+
+    def layer_cost(self, layer: LayerSpec) -> LayerCost:
+        """Cost of one layer; raises InputError for illegal folding, KeyError for unknown ops."""
+        check_layer_folding(layer)
+        sig = dataclasses.replace(layer, name="", pe=layer.pe or (1 if layer.is_compute else None),
+                                  simd=layer.simd or (1 if layer.is_compute else None))
+        cost = _price(self._formula_key(), sig)
+        return dataclasses.replace(cost, name=layer.name)
+
+    def estimate(self, spec: NetworkSpec) -> CostReport:
+        layers: list[LayerCost] = []
+        unsupported: list[dict[str, str]] = []
+        for i, layer in enumerate(spec.layers):
+            check_layer_folding(layer, i)
+            reason = _unsupported_reason(layer)
+            if reason:
+                unsupported.append({"name": layer.name, "reason": reason})
+                log.warning("layer %s not priced: %s", layer.name, reason)
+                continue
+            layers.append(self.layer_cost(layer))
+        return build_report(self.device.name, self.clock_mhz, layers, unsupported,
+                            model=self.name, settings=self.settings)
+
+
+def _unsupported_reason(layer: LayerSpec) -> str | None:
+    if layer.op not in _BUILDERS:
+        return f"no FINN cost formula for op {layer.op!r} (priced ops: {sorted(_BUILDERS)})"
+    if layer.is_compute and layer.weight_bits is None:
+        return "weight_bits missing"
+    return None
+
+
+def _conv(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
+    lut_variant, weight_mem, swg_impl, res_type = key
+    pe, simd, p = l.pe or 1, l.simd or 1, l.padding
+    ops: list[FinnOp] = []
+    if p > 0:
+        ops.append(FMPadding(l.in_channels, l.in_h, l.in_w, p, simd))
+    ops.append(ConvolutionInputGenerator(l.in_channels, l.in_h + 2 * p, l.in_w + 2 * p, l.out_h,
+                                         l.out_w, l.kernel, l.stride, simd, l.in_bits, swg_impl))
+    ops.append(_mvau(key, l, pe, simd))
+    return tuple(ops)
+
+
+def _fc(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
+    return (_mvau(key, l, l.pe or 1, l.simd or 1),)
+
+
+def _mvau(key: tuple[str, str, str, str], l: LayerSpec, pe: int, simd: int) -> MVAU:
+    lut_variant, weight_mem, _, res_type = key
+    # FINN treats 1-bit activations as bipolar {-1, +1} (signed); wider ones as unsigned
+    return MVAU(l.mw, l.mh, pe, simd, int(l.weight_bits or 0), l.in_bits, l.act_bits,
+                n_vectors=l.n_vectors, in_signed=l.in_bits == 1, lut_variant=lut_variant,
+                weight_mem=weight_mem, res_type=res_type)
+
+
+def _maxpool(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
+    if l.stride == l.kernel:
+        return (StreamingMaxPool(l.in_channels, l.in_h, l.in_w, l.kernel),)
+    # overlapping/strided pooling: depthwise SWG + Pool_Batch, all channels in parallel
+    # (PE = C, like StreamingMaxPool; the network format has no folding for pools)
+    c = l.in_channels
+    return (ConvolutionInputGenerator(c, l.in_h, l.in_w, l.out_h, l.out_w, l.kernel, l.stride,
+                                      c, l.in_bits, key[2], depthwise=True),
+            Pool(c, l.out_h, l.out_w, l.kernel, c))
+
+
+_BUILDERS: dict[str, Callable[[tuple[str, str, str, str], LayerSpec], tuple[FinnOp, ...]]] = {
+    "conv": _conv, "fc": _fc, "maxpool": _maxpool}
+
+
+def _stages(key: tuple[str, str, str, str], layer: LayerSpec) -> tuple[FinnOp, ...]:
+    return _BUILDERS[layer.op](key, layer)
+
+
+@lru_cache(maxsize=65536)
+def _price(key: tuple[str, str, str, str], sig: LayerSpec) -> LayerCost:
+    """Cost of an unnamed layer signature (cached: searches price the same layers again)."""
+    stages = tuple(op.cost() for op in _stages(key, sig))
+    return LayerCost.from_stages(sig.name, sig.op, stages, sig.pe, sig.simd)
+
+
+register_cost_model("finn", FinnCostModel)

@@ -1,0 +1,417 @@
+"""FINN-style cost formulas, one class per dataflow operator kind (torch-free, plain ints).
+
+Every formula here is written down once, in the class of the operator it prices, so that a later
+calibration can refit it in one place.  The section numbers cite
+``shared/reference/fpga_cost_models.md`` (the "reference"), which in turn cites the FINN source
+files the formulas come from.
+
+Operators (FINN names):
+
+* :class:`MVAU` - MatrixVectorActivation, the matrix engine of conv and fc layers (reference 3);
+* :class:`ConvolutionInputGenerator` - the sliding-window generator (SWG) in front of a conv's
+  MVAU, RTL (FINN's default today) or HLS implementation (5.1, 5.2);
+* :class:`FMPadding` - zero padding before the SWG when ``padding > 0`` (5.4);
+* :class:`StreamingMaxPool` - max-pool with ``stride == kernel`` (5.4);
+* :class:`Pool` - ``Pool_Batch`` max-pool for any other stride, fed by a depthwise SWG (5.4).
+
+FINN has no resource model for FMPadding, StreamingMaxPool and Pool (reference 5.4, 5.7): their
+LUT/BRAM are reported as 0 with ``resources_modelled = False`` so a report shows it, never as a
+silent zero.  FIFOs and data-width converters are not modelled either (5.5-5.7).
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+from fpga.errors import InputError
+
+#: MVAU LUT formula variants (reference 3.3, 3.4, 10.3):
+#: ``finn2022`` - FINN v0.5b .. mid-2022: ``acc = W + A + ceil(log2 MW)`` and the threshold
+#: LUTs always counted for activation layers; reproduces the cybsec notebook estimates
+#: (8184 / 1217 / 1217 / 341).  ``finn2026`` - current FINN (HLS MVAU at commit 39f0c9a6,
+#: 2026-04-14): accumulator capped by the data-type bound of arXiv 2301.13376, threshold LUTs
+#: only for distributed threshold memories (not the default); reproduces the folding tutorial
+#: (319 / 320 / 418).
+LUT_VARIANTS = ("finn2022", "finn2026")
+#: where MVAU weights live (reference 3.6): ``block`` - one wide BRAM memory per layer, FINN-R's
+#: aspect-ratio table (FINN's ``internal_decoupled`` streamer, the default); ``per_pe`` - one
+#: memory per PE as BNN-PYNQ's HLS partitions them (LUTRAM when WMEM <= 128, as FINN's
+#: ``internal_embedded``); ``distributed`` - LUTRAM; ``ultra`` - UltraRAM.
+WEIGHT_MEMORIES = ("block", "per_pe", "distributed", "ultra")
+#: sliding-window generator implementation (reference 5.1 HLS, 5.2 RTL = FINN's default)
+SWG_IMPLS = ("rtl", "hls")
+#: where MVAU multipliers go (reference 3.3, 3.5)
+RES_TYPES = ("lut", "dsp")
+
+#: RAMB18 simple-dual-port aspect ratios (depth, width), reference 3.6
+_BRAM18_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """The cost of one dataflow stage (one FINN node) per frame."""
+
+    op: str
+    cycles: int
+    lut: int
+    bram18: int
+    dsp: int
+    uram: int
+    pe: int | None = None
+    simd: int | None = None
+    resources_modelled: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FinnOp(ABC):
+    """One FINN dataflow operator: cycles per frame and resources, from its shape and folding."""
+
+    op_type: ClassVar[str]
+    #: False where FINN has no resource estimate for the op (reference 5.4, 5.7)
+    resources_modelled: ClassVar[bool] = True
+
+    @abstractmethod
+    def cycles(self) -> int:
+        """Cycles the stage needs per frame (its initiation interval in frames, reference 2)."""
+
+    def lut(self) -> int:
+        return 0
+
+    def bram18(self) -> int:
+        return 0
+
+    def dsp(self) -> int:
+        return 0
+
+    def uram(self) -> int:
+        return 0
+
+    def folding(self) -> tuple[int | None, int | None]:
+        """``(pe, simd)`` of the stage (``None`` where the op has no such factor)."""
+        return getattr(self, "pe", None), getattr(self, "simd", None)
+
+    def cost(self) -> StageCost:
+        pe, simd = self.folding()
+        return StageCost(self.op_type, self.cycles(), self.lut(), self.bram18(), self.dsp(),
+                         self.uram(), pe, simd, self.resources_modelled)
+
+
+# ------------------------------------------------------------------------ memory primitives
+def bram18_finn_r(depth: int, width: int) -> int:
+    """RAMB18 count of one ``depth x width`` memory, FINN-R's aspect-ratio table (reference 3.6)."""
+    if depth <= 0 or width <= 0:
+        return 0
+    if width == 1:
+        return math.ceil(depth / 16384)
+    if width == 2:
+        return math.ceil(depth / 8192)
+    if width <= 4:
+        return math.ceil(depth / 4096) * math.ceil(width / 4)
+    if width <= 9:
+        return math.ceil(depth / 2048) * math.ceil(width / 9)
+    if width <= 18 or depth > 512:
+        return math.ceil(depth / 1024) * math.ceil(width / 18)
+    return math.ceil(depth / 512) * math.ceil(width / 36)
+
+
+def bram18_best_mode(depth: int, width: int) -> int:
+    """RAMB18 count of one memory built in its cheapest aspect ratio (reference 3.6, per-PE)."""
+    if depth <= 0 or width <= 0:
+        return 0
+    return min(math.ceil(depth / d) * math.ceil(width / x) for d, x in _BRAM18_MODES)
+
+
+def uram_count(depth: int, width: int) -> int:
+    """UltraRAM blocks (4096 x 72) of one memory (reference 3.6)."""
+    if depth <= 0 or width <= 0:
+        return 0
+    return math.ceil(width / 72) * math.ceil(depth / 4096)
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a ``depth x width`` LUTRAM, 64 entries per LUT (reference 3.3 ``L_wmem``)."""
+    return width * math.ceil(depth / 64) if depth > 0 else 0
+
+
+def _ram_width_for_depth(depth: float) -> int:
+    """RAMB18 width usable at ``depth`` (36/18/9/4/2/1, reference 5.1/5.2)."""
+    for limit, width in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2)):
+        if depth <= limit:
+            return width
+    return 1
+
+
+def _check_choice(name: str, value: str, accepted: tuple[str, ...]) -> None:
+    if value not in accepted:
+        raise InputError(name, f"unknown value {value!r}", accepted)
+
+
+# ------------------------------------------------------------------------ MVAU
+@dataclass(frozen=True)
+class MVAU(FinnOp):
+    """MatrixVectorActivation: ``MH x MW`` weights, ``pe`` rows x ``simd`` columns per cycle.
+
+    ``in_bits`` is A (input activation bits), ``out_bits`` B (``None``: no fused activation,
+    ``noActivation = 1``), ``in_signed`` whether the input is signed (FINN's bipolar 1-bit
+    activations are; only the ``finn2026`` accumulator bound uses it).
+    """
+
+    op_type: ClassVar[str] = "MVAU"
+
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    weight_bits: int
+    in_bits: int
+    out_bits: int | None
+    n_vectors: int = 1
+    in_signed: bool = False
+    lut_variant: str = "finn2022"
+    weight_mem: str = "block"
+    res_type: str = "lut"
+
+    def __post_init__(self) -> None:
+        if self.mw % self.simd or self.mh % self.pe:
+            raise ValueError(f"MVAU {self.mh}x{self.mw}: PE {self.pe} must divide MH and "
+                             f"SIMD {self.simd} must divide MW (reference 3.1)")
+        _check_choice("lut_variant", self.lut_variant, LUT_VARIANTS)
+        _check_choice("weight_mem", self.weight_mem, WEIGHT_MEMORIES)
+        _check_choice("res_type", self.res_type, RES_TYPES)
+
+    # --- folds (reference 1)
+    @property
+    def wmem(self) -> int:
+        """Weight-memory depth per PE: ``MW*MH/(PE*SIMD)``."""
+        return self.mw * self.mh // (self.pe * self.simd)
+
+    @property
+    def tmem(self) -> int:
+        """Threshold-memory depth per PE: ``MH/PE`` (0 without activation)."""
+        return 0 if self.out_bits is None else self.mh // self.pe
+
+    def cycles(self) -> int:
+        """``(MH/PE) * (MW/SIMD) * N_vec`` (reference 3.2)."""
+        return (self.mh // self.pe) * (self.mw // self.simd) * self.n_vectors
+
+    def acc_bits(self) -> float:
+        """Accumulator width the LUT model uses (reference 3.3 "Accumulator width").
+
+        ``finn2022``: ``W + A + ceil(log2 MW)``.  ``finn2026``: the data-type bound
+        ``ceil(alpha + log2(1 + 2^-alpha) + 1)``, ``alpha = log2 MW + W + A - 1 - [A signed]``
+        (FINN takes the min with the trained accumulator type, unknown before training).
+        A float, as in FINN, so that the LUT sum rounds exactly like FINN's.
+        """
+        w, a = self.weight_bits, self.in_bits
+        if self.lut_variant == "finn2022":
+            return float(w + a + math.ceil(math.log2(self.mw)))
+        alpha = math.log2(self.mw) + w + a - 1 - int(self.in_signed)
+        return float(math.ceil(alpha + math.log2(1 + 2.0 ** -alpha) + 1))
+
+    def _weights_in_lutram(self) -> bool:
+        return (self.weight_mem == "distributed"
+                or (self.weight_mem == "per_pe" and self.wmem <= 128))
+
+    def lut(self) -> int:
+        """FINN-R LUT model (reference 3.3; variants 3.4)::
+
+            300 + 1.1 * PE * (L_mult + L_add + L_acc + L_thr + L_cmp) + L_wmem
+        """
+        p, q, w, a = self.pe, self.simd, self.weight_bits, self.in_bits
+        c0, c1 = 300, 1.1
+        mult = 0 if self.res_type == "dsp" else q * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+        add = (w + a) * (2 * q - 1)
+        acc = self.acc_bits()
+        thr = cmp = 0.0
+        # finn2022 counts thresholds for every activation layer; finn2026 only when
+        # ram_style_thresholds == "distributed", which is not FINN's default ("auto")
+        if self.out_bits is not None and self.lut_variant == "finn2022":
+            n_thr = 2 ** self.out_bits - 1
+            thr = n_thr * acc * math.ceil(self.tmem / 64)
+            cmp = n_thr * acc
+        wmem_luts = lutram_luts(self.wmem, p * q * w) if self._weights_in_lutram() else 0
+        return int(c0 + c1 * (p * (mult + add + acc + thr + cmp)) + wmem_luts)
+
+    def bram18(self) -> int:
+        """Weight memory in RAMB18 (reference 3.6); thresholds are LUTRAM (3.7)."""
+        if self.weight_mem == "block":
+            return bram18_finn_r(self.wmem, self.pe * self.simd * self.weight_bits)
+        if self.weight_mem == "per_pe" and not self._weights_in_lutram():
+            return self.pe * bram18_best_mode(self.wmem, self.simd * self.weight_bits)
+        return 0
+
+    def uram(self) -> int:
+        """``ceil(w/72) * ceil(WMEM/4096)`` when weights are in UltraRAM (reference 3.6)."""
+        if self.weight_mem != "ultra":
+            return 0
+        return uram_count(self.wmem, self.pe * self.simd * self.weight_bits)
+
+    def dsp(self) -> int:
+        """``PE * SIMD * ceil((W+A)/48)`` with ``resType = dsp``, else 0 (reference 3.5)."""
+        if self.res_type != "dsp":
+            return 0
+        return self.pe * self.simd * math.ceil((self.weight_bits + self.in_bits) / 48)
+
+
+# ------------------------------------------------------------------------ sliding window
+@dataclass(frozen=True)
+class ConvolutionInputGenerator(FinnOp):
+    """Sliding-window generator: streams ``K x K`` windows of a ``C x H x W`` (padded) input.
+
+    ``simd`` must divide ``channels``.  ``depthwise`` is the variant that feeds a Pool/VVAU.
+    Square kernels and strides, no dilation (what the network format describes).
+    """
+
+    op_type: ClassVar[str] = "ConvolutionInputGenerator"
+
+    channels: int
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    kernel: int
+    stride: int
+    simd: int
+    in_bits: int
+    impl: str = "rtl"
+    depthwise: bool = False
+
+    def __post_init__(self) -> None:
+        if self.channels % self.simd:
+            raise ValueError(f"SWG: SIMD {self.simd} must divide the {self.channels} input "
+                             "channels (reference 5.1)")
+        _check_choice("swg_impl", self.impl, SWG_IMPLS)
+
+    @property
+    def cf(self) -> int:
+        """Channel fold ``C/SIMD``."""
+        return self.channels // self.simd
+
+    @property
+    def is_1d(self) -> bool:
+        return self.in_h == 1 or self.in_w == 1
+
+    def _buffer_depth(self) -> int:
+        """RTL buffer depth, default style (``get_buffer_depth``, reference 5.2)."""
+        k, s, w, cf = self.kernel, self.stride, self.in_w, self.cf
+        buffer_min = ((k - 1) * w + (k - 1) + 1) * cf
+        return buffer_min + max(0, ((s - 1) - k * k) * cf) + max(0, ((s - 1) * w - k * k) * cf)
+
+    def cycles(self) -> int:
+        """Reference 5.2 (RTL) / 5.1 (HLS)::
+
+            RTL: buffer_min + OFM_h * max(OFM_w*K*K*cf, stride*IFM_w*cf)
+            HLS: IFM_w*K*cf + OFM_h * max(OFM_w*K*K*cf, stride*IFM_w*cf)
+
+        1D inputs (``H == 1`` or ``W == 1``): ``OFM*K*cf + 2`` (RTL), ``1 + OFM*K*cf`` (HLS).
+        """
+        k, s, cf = self.kernel, self.stride, self.cf
+        if self.is_1d:
+            ofm = self.out_h * self.out_w
+            if self.impl == "hls":
+                return int(1 + ofm * k * cf)
+            if self.depthwise:
+                return int(ofm * k * cf + cf * (k - 1) * (s - 1) - (k - 1) + 2)
+            return int(ofm * k * cf + 2)
+        write = self.out_w * k * k * cf
+        read = s * self.in_w * cf
+        if self.impl == "hls":
+            return int(self.in_w * k * cf + self.out_h * max(write, read))
+        buffer_min = ((k - 1) * self.in_w + (k - 1) + 1) * cf
+        per_row = max(write, read)
+        if self.depthwise:
+            per_row += self.out_w * (s - 1) * (cf - 1)
+        cycles = buffer_min + self.out_h * per_row
+        if self.depthwise:
+            cycles += (s - 1) * self.in_w * cf
+        return int(cycles)
+
+    def lut(self) -> int:
+        """300 with block/auto line buffers (reference 5.1, 5.2)."""
+        return 300
+
+    def bram18(self) -> int:
+        """Line buffers in RAMB18 (reference 5.2 RTL with cascades; 5.1 HLS ``(K+s)`` buffers)."""
+        width = self.simd * self.in_bits
+        if self.impl == "hls":
+            if self.is_1d:
+                depth = (self.kernel - 1) * self.cf
+                return math.ceil(width / _ram_width_for_depth(depth)) * math.ceil(depth / 18432)
+            depth = self.in_h * self.cf
+            return (self.kernel + self.stride) * math.ceil(width / _ram_width_for_depth(depth))
+        depth = self._buffer_depth()
+        cascade_w = math.ceil(width / _ram_width_for_depth(depth))
+        savings = 0
+        if depth > 16384:
+            savings = cascade_w - math.ceil(width / _ram_width_for_depth(depth % 16384))
+        return int(math.ceil(depth / 16384) * cascade_w - savings)
+
+
+# ------------------------------------------------------------------------ padding and pooling
+@dataclass(frozen=True)
+class FMPadding(FinnOp):
+    """Zero padding of a ``C x H x W`` map by ``padding`` on each side; SIMD divides C."""
+
+    op_type: ClassVar[str] = "FMPadding"
+    resources_modelled: ClassVar[bool] = False
+
+    channels: int
+    in_h: int
+    in_w: int
+    padding: int
+    simd: int
+
+    def __post_init__(self) -> None:
+        if self.channels % self.simd:
+            raise ValueError(f"FMPadding: SIMD {self.simd} must divide {self.channels} channels")
+
+    def cycles(self) -> int:
+        """``(C/SIMD) * OFM_h,padded * OFM_w,padded`` (reference 5.4)."""
+        return ((self.channels // self.simd) * (self.in_h + 2 * self.padding)
+                * (self.in_w + 2 * self.padding))
+
+
+@dataclass(frozen=True)
+class StreamingMaxPool(FinnOp):
+    """Max-pool with ``stride == kernel``; all channels in parallel (2D has no folding)."""
+
+    op_type: ClassVar[str] = "StreamingMaxPool"
+    resources_modelled: ClassVar[bool] = False
+
+    channels: int
+    in_h: int
+    in_w: int
+    kernel: int
+
+    def cycles(self) -> int:
+        """``IFM_h * IFM_w * (1 + 1/K^2)`` (reference 5.4; FINN flags it as approximate)."""
+        return int(self.in_h * self.in_w * (1 + 1 / (self.kernel * self.kernel)))
+
+    def folding(self) -> tuple[int | None, int | None]:
+        return None, None
+
+
+@dataclass(frozen=True)
+class Pool(FinnOp):
+    """``Pool_Batch`` max-pool (any stride) over windows from a depthwise SWG; PE divides C."""
+
+    op_type: ClassVar[str] = "Pool"
+    resources_modelled: ClassVar[bool] = False
+
+    channels: int
+    out_h: int
+    out_w: int
+    kernel: int
+    pe: int
+
+    def __post_init__(self) -> None:
+        if self.channels % self.pe:
+            raise ValueError(f"Pool: PE {self.pe} must divide {self.channels} channels")
+
+    def cycles(self) -> int:
+        """``(C * K^2 / PE) * OFM_h * OFM_w`` (reference 5.4)."""
+        return (self.channels * self.kernel * self.kernel // self.pe) * self.out_h * self.out_w
