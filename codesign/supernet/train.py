@@ -141,9 +141,9 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
             torch.nn.utils.clip_grad_norm_(supernet.parameters(), 5.0)
             opt.step()
             sched.step()
-            loss_sum += float(loss)
+            loss_sum += float(loss.detach())
             bar.update(1)
-            bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{float(loss):.3f}")
+            bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{float(loss.detach()):.3f}")
         history.append({"epoch": epoch + 1, "loss_largest": loss_sum / steps_per_epoch,
                         "seconds": time.perf_counter() - t0})
         if checkpoint is not None:
@@ -223,7 +223,7 @@ def finetune(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tenso
             sched.step()
             done += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
     bar.close()
     model.eval()
     after = accuracy(model, val_x, val_y, device)

@@ -2,31 +2,25 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Sequence
+from typing import Callable
 
 import optuna
-from optuna.trial import FrozenTrial
 
 from fpga.errors import InputError
 
-#: ``constraints(trial) -> signed violations`` (<= 0 feasible), read from the trial's user attrs
-ConstraintsFn = Callable[[FrozenTrial], Sequence[float]]
-
-
-def constraints_from_attrs(trial: FrozenTrial) -> list[float]:
-    """The violations the loop stored on the trial (``user_attrs["violations"]``)."""
-    v = trial.user_attrs.get("violations")
-    return [float(x) for x in v.values()] if v else [0.0]
-
 
 class SearchStrategy(ABC):
-    """Proposes candidates through an Optuna sampler; the loop asks, prices and tells."""
+    """Proposes candidates through an Optuna sampler; the loop asks, prices and tells.
+
+    Budget violations reach the sampler through ``Trial.set_constraint`` (one signed,
+    normalised value per budget), so constraint-aware samplers rank infeasible trials by
+    how far they are outside the budgets.
+    """
 
     name: str = ""
 
     @abstractmethod
-    def sampler(self, seed: int, population: int,
-                constraints: ConstraintsFn = constraints_from_attrs) -> optuna.samplers.BaseSampler:
+    def sampler(self, seed: int, population: int) -> optuna.samplers.BaseSampler:
         """The Optuna sampler implementing this strategy (seeded)."""
 
 

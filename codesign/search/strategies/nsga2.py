@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import optuna
 
-from codesign.search.strategies.base import (ConstraintsFn, SearchStrategy,
-                                             constraints_from_attrs, register_strategy)
+from codesign.search.strategies.base import SearchStrategy, register_strategy
 
 
 @register_strategy("nsga2")
 class NSGA2(SearchStrategy):
-    def sampler(self, seed: int, population: int,
-                constraints: ConstraintsFn = constraints_from_attrs) -> optuna.samplers.BaseSampler:
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed,
-                                             constraints_func=constraints)
+    def sampler(self, seed: int, population: int) -> optuna.samplers.BaseSampler:
+        # constraints come from Trial.set_constraint (the search loop sets them per trial)
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)

@@ -1,0 +1,67 @@
+"""``codesign search``: train a quantized supernet and search it under FPGA budgets."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from codesign.data import DATASETS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search", help="joint architecture x bits x folding search under FPGA budgets",
+        description="Train a quantized weight-sharing supernet (Brevitas) and search "
+                    "architecture, per-layer bits and PE/SIMD folding with NSGA-II under LUT/"
+                    "BRAM/DSP/frame-rate budgets. Writes RUN_DIR/request.json, pareto.json, "
+                    "pareto.png (and study.db, supernet.pt); rerunning the same command resumes.")
+    p.add_argument("--dataset", default="fashion-mnist", choices=DATASETS)
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the data set's files as distributed (default: "
+                        "/usr/share/datasets/fashion-mnist for fashion-mnist)")
+    p.add_argument("--device", default="pynq-z1", help="target board (see `codesign devices`)")
+    p.add_argument("--clock-mhz", type=float, default=None, help="fabric clock (default: board's)")
+    p.add_argument("--max-lut", type=int, default=None, help="LUT budget (default: the device's)")
+    p.add_argument("--max-bram18", type=int, default=None, help="BRAM18 budget")
+    p.add_argument("--max-dsp", type=int, default=None, help="DSP budget")
+    p.add_argument("--min-fps", type=float, default=None, help="frame-rate floor (frames/s)")
+    p.add_argument("--epochs", type=int, default=2, help="supernet training epochs")
+    p.add_argument("--trials", type=int, default=40, help="search trials (priced candidates)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", default="nsga2", help="nsga2 | random")
+    p.add_argument("--population", type=int, default=16, help="NSGA-II population size")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--val-size", type=int, default=5000,
+                   help="validation images carved from the training set")
+    p.add_argument("--storage", default=None,
+                   help="Optuna storage URL (default: sqlite in RUN_DIR; e.g. postgresql://...)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codesign.request import SearchRequest
+
+    req = SearchRequest(
+        dataset=args.dataset, device=args.device, out=args.out, data_dir=args.data_dir,
+        clock_mhz=args.clock_mhz, max_lut=args.max_lut, max_bram18=args.max_bram18,
+        max_dsp=args.max_dsp, min_fps=args.min_fps, epochs=args.epochs, trials=args.trials,
+        seed=args.seed, strategy=args.strategy, population=args.population,
+        batch_size=args.batch_size, val_size=args.val_size, storage=args.storage)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from codesign.search.loop import run_search  # imports torch: only after the input is valid
+
+    pareto = run_search(req, progress=not args.no_progress)
+    designs = pareto["designs"]
+    front = sorted((d for d in designs if d["on_front"]), key=lambda d: d["lut"])
+    feasible = sum(d["feasible"] for d in designs)
+    print(f"\n{len(designs)} designs priced, {feasible} within budget, {len(front)} on the front "
+          f"(best: {pareto['best']}, knee: {pareto['knee']})")
+    print(f"{'id':>5} {'val acc':>8} {'LUT':>8} {'BRAM18':>7} {'DSP':>5} {'frames/s':>10}")
+    for d in front:
+        print(f"{d['id']:>5} {100 * d['accuracy']:7.2f}% {d['lut']:>8,.0f} {d['bram18']:>7,.0f} "
+              f"{d['dsp']:>5,.0f} {d['fps']:>10,.0f}")
+    print(f"wrote {args.out}/pareto.json, {args.out}/pareto.png; "
+          f"timing {json.dumps(pareto['timing'])}")
+    return 0

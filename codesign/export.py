@@ -1,0 +1,188 @@
+"""Export one design of a finished search as a deployable bundle (``codesign export``).
+
+Steps: pick the design (``id``, ``best`` or ``knee``) from ``RUN_DIR/pareto.json``; rebuild the
+supernet from ``RUN_DIR/supernet.pt``; recalibrate BN for the subnet and extract it into a static
+Brevitas model; fine-tune it briefly (kept only if validation accuracy does not drop); measure
+test-set accuracy (the first and only time the test set is used); write
+
+* ``model.qonnx.onnx``: QONNX, static batch 1, for FINN;
+* ``model.qcdq.onnx``: QCDQ ONNX, dynamic batch, for onnxruntime (only when every layer has
+  2 bits or more: QCDQ cannot express 1-bit values);
+* ``folding_config.json``: FINN's folding format, keyed by the node names FINN gives;
+* ``network.json``: the design in the network format (``codesign estimate`` reads it);
+* ``model.pt``: the fine-tuned Brevitas state dict;
+* ``report.json``: test accuracy, cost report, preprocessing, and the top-1 agreement of each
+  exported model with PyTorch over the whole test set.
+
+Everything is written into a temporary sibling folder that is renamed to ``--out`` at the
+end, so a failed export leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpga.devices import get_device
+from fpga.errors import InputError
+from hw_models.cost import FinnCostModel
+from hw_models.network import NetworkSpec
+
+from codesign.io import atomic_write_json
+from codesign.request import SearchRequest
+from codesign.search.loop import SUPERNET_FILE, build_space, load_pareto
+from codesign.spaces.base import Candidate
+
+log = logging.getLogger(__name__)
+
+BUNDLE_SCHEMA = 1
+PREPROCESSING = {"layout": "NCHW", "dtype": "float32", "scale": 1.0 / 255.0, "mean": 0.0,
+                 "std": 1.0, "formula": "x = uint8_pixels / 255 (then (x - mean) / std)"}
+
+
+def select_design(pareto: dict[str, Any], which: str) -> dict[str, Any]:
+    """The design named by ``which``: a trial id, ``best`` or ``knee`` (feasible designs only)."""
+    designs = pareto["designs"]
+    feasible_ids = [d["id"] for d in designs if d["feasible"]]
+    accepted = ["best", "knee"] + [str(i) for i in feasible_ids[:20]] + (
+        ["..."] if len(feasible_ids) > 20 else [])
+    if not feasible_ids:
+        raise InputError("design", "the run has no design within its budgets", [])
+    if which in ("best", "knee"):
+        ident = pareto.get(which)
+    else:
+        try:
+            ident = int(which)
+        except ValueError:
+            raise InputError("design", f"got {which!r}", accepted) from None
+    for d in designs:
+        if d["id"] == ident:
+            if not d["feasible"]:
+                raise InputError("design", f"design {ident} breaks a budget "
+                                 f"({d['violations']}); export a feasible one", accepted)
+            return d
+    raise InputError("design", f"no design with id {which!r}", accepted)
+
+
+def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: str | None = None,
+                  finetune_epochs: float = 1.0, qonnx_samples: int | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Export design ``which`` of ``run_dir`` into the folder ``out``; returns the report."""
+    import torch
+
+    from codesign.data import load_dataset, train_val_split
+    from codesign.supernet import build_supernet
+    from codesign.supernet.train import accuracy, finetune, pick_device, to_float
+    from fpga.export.folding_config import finn_folding_config
+    from fpga.export.onnx_export import (export_qcdq, export_qonnx, qcdq_unsupported_reason,
+                                         run_qcdq, run_qonnx, top1_agreement)
+
+    t_start = time.perf_counter()
+    run_dir, out = Path(run_dir), Path(out)
+    pareto = load_pareto(run_dir)
+    request = SearchRequest.from_dict(pareto["request"])
+    design = select_design(pareto, which)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("out", f"{out} exists and is not empty", ["a new or empty directory"])
+    if finetune_epochs < 0:
+        raise InputError("finetune-epochs", f"got {finetune_epochs}", ["a number >= 0"])
+    ckpt = run_dir / SUPERNET_FILE
+    if not ckpt.is_file():
+        raise InputError("RUN_DIR", f"{ckpt} not found: the run's supernet is missing")
+    data = load_dataset(request.dataset, data_dir or request.data_dir)
+    space = build_space(request, data)
+    spec = NetworkSpec.from_dict(design["network"])
+    cand = Candidate(design["candidate"])
+    space.validate(cand)
+
+    device = pick_device("auto")
+    supernet = build_supernet(space)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    supernet.load_state_dict(state["model"])
+    supernet.to(device)
+
+    tr_idx, va_idx = train_val_split(len(data.train_x), request.val_size, request.seed)
+    train_x = torch.from_numpy(data.train_x[tr_idx])
+    train_y = torch.from_numpy(data.train_y[tr_idx]).long()
+    val_x = torch.from_numpy(data.train_x[va_idx])
+    val_y = torch.from_numpy(data.train_y[va_idx]).long()
+    test_x = torch.from_numpy(data.test_x)
+    test_y = torch.from_numpy(data.test_y).long()
+
+    supernet.activate(cand)
+    supernet.recalibrate_bn(to_float(train_x[:request.calib_images], device))
+    model = supernet.extract(cand, spec).eval()
+    ft = finetune(model, train_x, train_y, val_x, val_y, device, epochs=finetune_epochs,
+                  batch_size=request.batch_size, seed=request.seed,
+                  augment=request.dataset == "cifar10", progress=progress)
+    model = model.cpu().eval()
+    cpu = torch.device("cpu")
+    test_acc = accuracy(model, test_x, test_y, cpu)
+    with torch.no_grad():
+        torch_logits = np.concatenate([model(to_float(test_x[i:i + 1000], cpu)).numpy()
+                                       for i in range(0, len(test_x), 1000)])
+    x_test = data.test_x.astype(np.float32) / 255.0
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        shape = (1, *data.shape)
+        files = {}
+        export_qonnx(model, shape, tmp / "model.qonnx.onnx")
+        files["qonnx"] = "model.qonnx.onnx"
+        n_q = len(x_test) if qonnx_samples is None else min(qonnx_samples, len(x_test))
+        t0 = time.perf_counter()
+        qonnx_logits = run_qonnx(tmp / "model.qonnx.onnx", x_test[:n_q])
+        qonnx_s = time.perf_counter() - t0
+        qonnx_agreement = top1_agreement(torch_logits[:n_q], qonnx_logits)
+
+        reason = qcdq_unsupported_reason(spec.compute_layers)
+        qcdq_agreement, qcdq_note = None, reason
+        if reason is None:
+            export_qcdq(model, shape, tmp / "model.qcdq.onnx")
+            files["qcdq"] = "model.qcdq.onnx"
+            qcdq_agreement = top1_agreement(torch_logits, run_qcdq(tmp / "model.qcdq.onnx", x_test))
+
+        atomic_write_json(tmp / "folding_config.json", finn_folding_config(spec.layers))
+        files["folding_config"] = "folding_config.json"
+        atomic_write_json(tmp / "network.json", spec.to_dict())
+        files["network"] = "network.json"
+        torch.save(model.state_dict(), tmp / "model.pt")
+        files["brevitas_state_dict"] = "model.pt"
+
+        cost = FinnCostModel(get_device(request.device), clock_mhz=request.clock).estimate(spec)
+        report = {
+            "schema": BUNDLE_SCHEMA,
+            "design": {"id": design["id"], "selected_as": which, "run_dir": str(run_dir)},
+            "dataset": data.note,
+            "test_accuracy": test_acc,
+            "test_images": int(len(test_x)),
+            "validation_accuracy_search": design["accuracy"],
+            "finetune": ft,
+            "cost": cost.to_dict(),
+            "budgets": request.budgets(),
+            "preprocessing": PREPROCESSING,
+            "input_shape": list(shape),
+            "qcdq_agreement": qcdq_agreement,
+            "qcdq_note": qcdq_note,
+            "qonnx_agreement": qonnx_agreement,
+            "qonnx_agreement_images": n_q,
+            "qonnx_executor_seconds": round(qonnx_s, 1),
+            "files": files,
+            "network": spec.to_dict(),
+            "seconds": round(time.perf_counter() - t_start, 1),
+        }
+        atomic_write_json(tmp / "report.json", report)
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return report

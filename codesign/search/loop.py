@@ -1,0 +1,294 @@
+"""The search loop: one place that owns budgets, pricing, accuracy evaluation and persistence.
+
+For every trial the strategy's sampler proposes slot values; the loop then
+
+1. describes the candidate as a concrete network (:class:`~hw_models.network.NetworkSpec`);
+2. *repairs* its folding: layers too slow for ``--min-fps`` get the cheapest legal PE/SIMD
+   that meets it (:func:`hw_models.folding.fold_for_fps`), layers fast enough keep theirs;
+3. prices it with the FPGA cost model and turns the budgets into signed, normalised
+   violations (``<= 0`` is feasible, DESIGN.md rule 1);
+4. only if it is feasible, scores it with the trained supernet on the validation split
+   (cached per architecture + bits: folding does not change accuracy);
+5. tells the study ``(accuracy, LUT, fps)`` and stores the network, cost and violations on the
+   trial, so an interrupted run resumes where it stopped (the study lives in SQLite in the run
+   directory by default; any SQLAlchemy URL lets several workers share it).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpga.devices import get_device
+from fpga.errors import InputError
+from hw_models.cost import FinnCostModel
+from hw_models.folding import fold_for_fps
+from hw_models.network import NetworkSpec
+
+from codesign.data import ImageDataset, load_dataset, train_val_split
+from codesign.io import atomic_write_json
+from codesign.request import SearchRequest
+from codesign.search.pareto import (FPGA_OBJECTIVES, best, knee, non_dominated, plot_pareto,
+                                    write_pareto)
+from codesign.search.strategies import get_strategy
+from codesign.spaces.base import Candidate, SearchSpace, get_space
+
+log = logging.getLogger(__name__)
+
+STUDY_NAME = "codesign"
+SUPERNET_FILE = "supernet.pt"
+
+
+# ------------------------------------------------------------------------------ pricing
+@dataclass(frozen=True)
+class Priced:
+    """A candidate's network after folding repair, its cost and its budget violations."""
+
+    network: NetworkSpec
+    cost: dict[str, Any]
+    violations: dict[str, float]
+
+    @property
+    def feasible(self) -> bool:
+        return all(v <= 0 for v in self.violations.values()) and not self.cost["unsupported"]
+
+
+class Pricer:
+    """Describe, repair and price candidates of one space for one request (torch-free)."""
+
+    def __init__(self, space: SearchSpace, request: SearchRequest) -> None:
+        self.space = space
+        self.request = request
+        self.model = FinnCostModel(get_device(request.device), clock_mhz=request.clock)
+        self.budgets = request.budgets()
+
+    def price(self, c: Candidate) -> Priced:
+        """Price ``c``, repairing its folding so that budgets are met whenever folding can.
+
+        First pass: layers slower than ``min_fps`` allows get the cheapest legal folding that
+        meets it; the others keep the folding the strategy chose (so faster, larger designs
+        stay reachable).  If that breaks a budget, second pass: every layer gets its LUT-optimal
+        folding for ``min_fps`` -- the cheapest this architecture and these bits can be built.
+        Only when that also breaks a budget is the candidate infeasible.
+        """
+        spec = self.space.describe(c)
+        target = self.request.min_fps
+        if target:
+            spec = fold_for_fps(spec, self.model, target, keep_existing=True)
+        p = self._priced(spec)
+        if p.feasible:
+            return p
+        cheapest = fold_for_fps(spec, self.model, target or 1e-9, keep_existing=False)
+        q = self._priced(cheapest)
+        return q if q.feasible else p
+
+    def cheapest(self) -> Priced:
+        """The smallest architecture at the lowest bits, folded as cheaply as ``min_fps`` allows."""
+        c = self.space.extreme(largest=False)
+        spec = self.space.describe(c)
+        spec = fold_for_fps(spec, self.model, self.request.min_fps or 1e-9, keep_existing=False)
+        return self._priced(spec)
+
+    def _priced(self, spec: NetworkSpec) -> Priced:
+        report = self.model.estimate(spec)
+        b = self.budgets
+        viol = report.violations(max_lut=b["lut"], max_bram18=b["bram18"], max_dsp=b["dsp"],
+                                 min_fps=b.get("fps"))
+        return Priced(spec, report.to_dict(), {k: float(v) for k, v in viol.items()})
+
+
+def check_budgets_reachable(pricer: Pricer) -> None:
+    """Refuse a request no design in the space can meet, naming the budget and the cheapest cost."""
+    p = pricer.cheapest()
+    t, req = p.cost["totals"], pricer.request
+    flags = {"lut": "max-lut", "bram18": "max-bram18", "dsp": "max-dsp", "fps": "min-fps"}
+    # the frame rate first: if it cannot be met, no LUT budget would help
+    for key, v in sorted(p.violations.items(), key=lambda kv: kv[0] != "fps"):
+        if v > 0:
+            flag = flags.get(key, key)
+            have = p.cost["fps"] if key == "fps" else t[key]
+            limit = pricer.budgets.get(key)
+            raise InputError(
+                flag, f"no design in space '{pricer.space.name}' can meet {flag} {limit:g}: the "
+                f"cheapest one (smallest architecture, lowest bits, cheapest folding for "
+                f"{req.min_fps or 0:g} frames/s) has {key} = {have:,.0f} "
+                f"(LUT {t['lut']:,.0f}, BRAM18 {t['bram18']:,.0f}, DSP {t['dsp']:,.0f}, "
+                f"{p.cost['fps']:,.0f} frames/s on {req.device})",
+                [f"{'<=' if key == 'fps' else '>='} {have:,.0f}"
+                 + (" (the fastest folding of the cheapest design)" if key == "fps" else "")])
+
+
+# ------------------------------------------------------------------------------ set-up
+def build_space(request: SearchRequest, data: ImageDataset) -> SearchSpace:
+    return get_space(request.space, input_shape=data.shape, num_classes=data.num_classes)
+
+
+def prepare_run_dir(request: SearchRequest) -> tuple[Path, bool]:
+    """Create (or reopen for resume) the run directory; refuse one that holds another search."""
+    out = Path(request.out)
+    req_file = out / "request.json"
+    if req_file.is_file():
+        old = SearchRequest.load(req_file)
+        diff = old.differences(request)
+        if diff:
+            raise InputError("out", f"{out} holds a different search (differs in {diff}); "
+                             "choose another --out or remove it", ["a new or matching run directory"])
+        atomic_write_json(req_file, request.to_dict())
+        return out, True
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("out", f"{out} exists and is not a codesign run directory",
+                         ["a new or empty directory", "an earlier run of the same search"])
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(req_file, request.to_dict())
+    return out, False
+
+
+# ------------------------------------------------------------------------------ the search
+def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
+    """Train the supernet, search, and write ``request.json``, ``pareto.json``, ``pareto.png``.
+
+    Every check on the user's input (data set, budgets reachable, run directory) happens before
+    anything is written.  Returns the ``pareto.json`` content.
+    """
+    import optuna
+    import torch
+
+    from codesign.supernet import build_supernet
+    from codesign.supernet.train import TrainConfig, evaluate_subnet, pick_device, train_supernet
+
+    t_start = time.perf_counter()
+    data = load_dataset(request.dataset, request.data_dir)
+    space = build_space(request, data)
+    pricer = Pricer(space, request)
+    check_budgets_reachable(pricer)
+    get_strategy(request.strategy)
+    run_dir, resumed = prepare_run_dir(request)
+    log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
+
+    # --- data: train / validation split carved from the training set (test set untouched)
+    tr_idx, va_idx = train_val_split(len(data.train_x), request.val_size, request.seed)
+    train_x = torch.from_numpy(data.train_x[tr_idx])
+    train_y = torch.from_numpy(data.train_y[tr_idx]).long()
+    val_x = torch.from_numpy(data.train_x[va_idx])
+    val_y = torch.from_numpy(data.train_y[va_idx]).long()
+    calib_x = train_x[:request.calib_images]
+
+    # --- supernet
+    device = pick_device("auto")
+    torch.manual_seed(request.seed)
+    supernet = build_supernet(space)
+    cfg = TrainConfig(epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
+                      seed=request.seed, augment=request.dataset == "cifar10")
+    t0 = time.perf_counter()
+    history = train_supernet(supernet, train_x, train_y, cfg, device,
+                             checkpoint=run_dir / SUPERNET_FILE, progress=progress)
+    train_s = time.perf_counter() - t0
+
+    # --- search
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    strategy = get_strategy(request.strategy)
+    study = optuna.create_study(
+        study_name=STUDY_NAME, storage=request.storage_url(), load_if_exists=True,
+        directions=["maximize" if s == "max" else "minimize" for _, s in FPGA_OBJECTIVES],
+        sampler=strategy.sampler(request.seed, request.population))
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    acc_cache: dict[str, float] = {t.user_attrs["acc_key"]: t.user_attrs["accuracy"]
+                                   for t in done if t.user_attrs.get("accuracy") is not None}
+    remaining = max(0, request.trials - len(done))
+    t0 = time.perf_counter()
+    n_eval = 0
+    from tqdm.auto import tqdm
+    bar = tqdm(total=request.trials, initial=len(done), desc="search", unit="trial",
+               disable=not progress, dynamic_ncols=True)
+    for _ in range(remaining):
+        trial = study.ask()
+        c = space.repair(Candidate({s.name: trial.suggest_categorical(s.name, list(s.choices))
+                                    for s in space.slots}))
+        p = pricer.price(c)
+        acc_key = Candidate({**c.group("arch."), **c.group("quant.")}).key
+        acc = None
+        if p.feasible:
+            if acc_key not in acc_cache:
+                acc_cache[acc_key] = evaluate_subnet(supernet, c, calib_x, val_x, val_y, device)
+                n_eval += 1
+            acc = acc_cache[acc_key]
+        for k, v in p.violations.items():
+            trial.set_constraint(k, v)
+        for k, v in (("candidate", dict(c)), ("network", p.network.to_dict()), ("cost", p.cost),
+                     ("violations", p.violations), ("feasible", p.feasible),
+                     ("accuracy", acc), ("acc_key", acc_key)):
+            trial.set_user_attr(k, v)
+        t = p.cost["totals"]
+        study.tell(trial, [acc if acc is not None else 0.0, float(t["lut"]), float(p.cost["fps"])])
+        bar.update(1)
+        bar.set_postfix(best=f"{max(acc_cache.values()):.3f}" if acc_cache else "-",
+                        evaluated=n_eval)
+    bar.close()
+    search_s = time.perf_counter() - t0
+
+    designs = designs_from_study(study)
+    for d, f in zip(designs, non_dominated(designs)):
+        d["on_front"] = f
+    pareto = write_pareto(run_dir / "pareto.json", request.to_dict(), designs,
+                          objectives=[{"name": n, "sense": s} for n, s in FPGA_OBJECTIVES],
+                          dataset=data.note, space=space.config(),
+                          best=_id_at(designs, best(designs)), knee=_id_at(designs, knee(designs)),
+                          timing={"train_s": round(train_s, 1), "search_s": round(search_s, 1),
+                                  "total_s": round(time.perf_counter() - t_start, 1)},
+                          train_history=history, device=str(device))
+    budgets = request.budgets()
+    plot_pareto(run_dir / "pareto.png", designs, budgets,
+                title=f"{data.note} on {request.device}: LUT <= {budgets['lut']:,.0f}"
+                      + (f", >= {request.min_fps:,.0f} frames/s" if request.min_fps else ""))
+    import json
+    return json.loads(pareto.read_text())
+
+
+def designs_from_study(study: Any) -> list[dict[str, Any]]:
+    """One design per completed trial (duplicates of an identical network are kept once)."""
+    import optuna
+
+    designs, seen = [], set()
+    for t in study.trials:
+        if t.state != optuna.trial.TrialState.COMPLETE or "network" not in t.user_attrs:
+            continue
+        u = t.user_attrs
+        net_key = repr(sorted(u["network"].items()))
+        if net_key in seen:
+            continue
+        seen.add(net_key)
+        totals = u["cost"]["totals"]
+        designs.append({"id": t.number, "accuracy": u["accuracy"], "lut": totals["lut"],
+                        "bram18": totals["bram18"], "dsp": totals["dsp"], "fps": u["cost"]["fps"],
+                        "feasible": bool(u["feasible"]), "on_front": False,
+                        "violations": u["violations"], "candidate": u["candidate"],
+                        "network": u["network"]})
+    return designs
+
+
+def _id_at(designs: list[dict[str, Any]], i: int | None) -> int | None:
+    return None if i is None else designs[i]["id"]
+
+
+def load_pareto(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``RUN_DIR/pareto.json`` with a clear error when it is not a finished run."""
+    import json
+
+    path = Path(run_dir) / "pareto.json"
+    if not path.is_file():
+        raise InputError("RUN_DIR", f"{path} not found (is {run_dir} a finished codesign search?)")
+    try:
+        d = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError("RUN_DIR", f"{path} is not valid JSON ({exc})") from None
+    if d.get("schema") != 1:
+        raise InputError("pareto.schema", f"got {d.get('schema')!r}", [1])
+    return d
+
+
+__all__ = ["Pricer", "Priced", "run_search", "check_budgets_reachable", "designs_from_study",
+           "load_pareto", "build_space", "prepare_run_dir"]

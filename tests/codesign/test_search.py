@@ -1,0 +1,95 @@
+"""The search command: bad input is refused before anything is written; a tiny real run works.
+
+The end-to-end test trains on a synthetic toy set in the MNIST file format (unit-test data);
+real-data figures are measured by the README's default run and recorded in bench/RESULTS.md.
+"""
+import json
+
+import pytest
+
+from codesign.cli import main
+from codesign.search.loop import Pricer
+from codesign.request import SearchRequest
+from codesign.spaces.base import get_space
+from hw_models.cost import FinnCostModel
+from hw_models.network import NetworkSpec
+
+
+def _search(out, data_dir, *extra):
+    return main(["search", "--dataset", "mnist", "--data-dir", str(data_dir), "--device", "pynq-z1",
+                 "--epochs", "1", "--val-size", "200", "--batch-size", "64", "--population", "4",
+                 "--no-progress", "--out", str(out), *extra])
+
+
+@pytest.mark.parametrize("extra,field", [
+    (["--device", "nope", "--trials", "2"], "device"),
+    (["--max-lut", "-5"], "max-lut"),
+    (["--max-lut", "0"], "max-lut"),
+    (["--max-lut", "500", "--min-fps", "10000"], "max-lut"),       # no design is that small
+    (["--min-fps", "1e9"], "min-fps"),                              # nor that fast
+    (["--max-dsp", "0"], "max-dsp"),
+])
+def test_bad_input_exits_2_and_writes_nothing(toy_idx_dir, tmp_path, capsys, extra, field):
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, *extra) == 2
+    err = capsys.readouterr().err
+    assert field in err and "error" in err
+    assert not out.exists()
+
+
+def test_unreachable_budget_names_the_cheapest_cost(toy_idx_dir, tmp_path, capsys):
+    assert _search(tmp_path / "r", toy_idx_dir, "--max-lut", "500", "--min-fps", "10000") == 2
+    err = capsys.readouterr().err
+    assert "cheapest" in err and "LUT" in err
+
+
+def test_missing_data_dir(tmp_path, capsys):
+    assert _search(tmp_path / "r", tmp_path / "nowhere") == 2
+    assert "data-dir" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_pricer_repairs_folding_to_meet_min_fps(tmp_path):
+    req = SearchRequest(dataset="mnist", device="pynq-z1", out=str(tmp_path), max_lut=30_000,
+                        min_fps=10_000)
+    space = get_space("cnv")
+    c = space.extreme(largest=False)
+    c = c.replace(**{k: 1 for k in c if k.startswith("fold.")})  # fully folded: far too slow
+    p = Pricer(space, req).price(c)
+    assert p.cost["fps"] >= 10_000 and p.feasible
+    # an over-parallel choice is refolded when it breaks the LUT budget
+    big = space.extreme(largest=True)
+    q = Pricer(space, req).price(big)
+    assert q.cost["totals"]["lut"] <= 30_000 or not q.feasible
+
+
+@pytest.mark.slow
+def test_search_end_to_end_and_resume(toy_idx_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, "--max-lut", "30000", "--min-fps", "10000",
+                   "--trials", "6") == 0
+    for f in ("request.json", "pareto.json", "pareto.png", "study.db", "supernet.pt"):
+        assert (out / f).is_file(), f
+    d = json.loads((out / "pareto.json").read_text())
+    assert d["schema"] == 1 and d["request"]["max_lut"] == 30000
+    keys = {"id", "accuracy", "lut", "bram18", "dsp", "fps", "feasible", "on_front", "network"}
+    assert all(keys <= set(x) for x in d["designs"])
+    assert any(x["feasible"] for x in d["designs"])
+    model = FinnCostModel("pynq-z1")
+    for x in d["designs"]:
+        if x["on_front"]:
+            assert x["feasible"] and 0.0 <= x["accuracy"] <= 1.0
+            rep = model.estimate(NetworkSpec.from_dict(x["network"]))  # re-priced from JSON
+            assert rep.totals["lut"] <= 30000 and rep.fps >= 10000
+            assert rep.totals["lut"] == x["lut"]
+        if not x["feasible"]:
+            assert x["accuracy"] is None  # no accuracy spent on it
+    # resume: same command with more trials continues the study, no retraining
+    assert _search(out, toy_idx_dir, "--max-lut", "30000", "--min-fps", "10000",
+                   "--trials", "9") == 0
+    d2 = json.loads((out / "pareto.json").read_text())
+    assert d2["timing"]["train_s"] < 1.0
+    assert len(d2["designs"]) >= len(d["designs"])
+    # a different search into the same directory is refused
+    assert _search(out, toy_idx_dir, "--max-lut", "20000", "--trials", "9") == 2
+    assert "different search" in capsys.readouterr().err
