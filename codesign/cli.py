@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"codesign {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and friends
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"codesign {args.command}: interrupted", file=sys.stderr)
         return 130

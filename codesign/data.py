@@ -129,7 +129,7 @@ def _read_idx(path: Path) -> np.ndarray:
     if len(data) - offset != expected:
         raise InputError("data-dir", f"{path} is truncated or corrupt "
                          f"({len(data) - offset} bytes of data, header says {expected})")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims).copy()
 
 
 def _load_idx_set(name: str, folder: Path) -> ImageDataset:

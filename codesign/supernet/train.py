@@ -84,6 +84,24 @@ def _atomic_save(obj: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
+@torch.no_grad()
+def init_activation_ranges(supernet: Any, x: torch.Tensor) -> None:
+    """One training-mode forward per activation bit width, so every per-bit quantizer exists.
+
+    Brevitas creates a learned activation range on its first training forward; a bit width
+    that random sampling never picked would otherwise have no range in the checkpoint.
+    """
+    space = supernet.space
+    big = space.extreme(largest=True)
+    act_slots = [s for s in space.slots if s.name.startswith("quant.") and s.name.endswith(".a")]
+    bits = sorted({b for s in act_slots for b in s.choices})
+    supernet.train()
+    for b in bits:
+        c = big.replace(**{s.name: b for s in act_slots if b in s.choices})
+        supernet.activate(c)
+        supernet(x)
+
+
 def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, cfg: TrainConfig,
                    device: torch.device, checkpoint: Path | None = None,
                    progress: bool = True) -> list[dict[str, float]]:
@@ -114,6 +132,8 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
 
     big, small = space.extreme(largest=True), space.extreme(largest=False)
     gen = torch.Generator().manual_seed(cfg.seed)
+    if start_epoch == 0:
+        init_activation_ranges(supernet, to_float(train_x[:cfg.batch_size], device))
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc="supernet training",
                unit="step", disable=not progress, dynamic_ncols=True)
     supernet.train()

@@ -90,6 +90,28 @@ def test_search_end_to_end_and_resume(toy_idx_dir, tmp_path, capsys):
     d2 = json.loads((out / "pareto.json").read_text())
     assert d2["timing"]["train_s"] < 1.0
     assert len(d2["designs"]) >= len(d["designs"])
+    # export the best design: every file, agreement with PyTorch, nothing left on failure
+    exp = tmp_path / "export"
+    assert main(["export", str(out), "--design", "best", "--out", str(exp), "--no-progress",
+                 "--finetune-epochs", "0.5"]) == 0
+    for f in ("model.qonnx.onnx", "model.qcdq.onnx", "folding_config.json", "report.json",
+              "network.json", "model.pt"):
+        assert (exp / f).is_file(), f
+    r = json.loads((exp / "report.json").read_text())
+    assert r["qcdq_agreement"] >= 0.99 and r["qonnx_agreement"] >= 0.99
+    assert 0.0 <= r["test_accuracy"] <= 1.0 and r["test_images"] == 200
+    assert r["preprocessing"]["layout"] == "NCHW" and r["preprocessing"]["mean"] == 0.0
+    assert r["cost"]["totals"]["lut"] <= 30000
+    import onnx
+    onnx.checker.check_model(onnx.load(str(exp / "model.qonnx.onnx")))
+    cfg = json.loads((exp / "folding_config.json").read_text())
+    assert "Defaults" in cfg and any(k.startswith("MVAU_hls_") for k in cfg)
+    # bad export requests: unknown design, non-empty output folder
+    assert main(["export", str(out), "--design", "99999", "--out", str(tmp_path / "e2")]) == 2
+    assert main(["export", str(out), "--design", "best", "--out", str(exp)]) == 2
+    assert main(["export", str(tmp_path / "nowhere"), "--design", "best",
+                 "--out", str(tmp_path / "e3")]) == 2
+    assert not (tmp_path / "e2").exists() and not (tmp_path / "e3").exists()
     # a different search into the same directory is refused
     assert _search(out, toy_idx_dir, "--max-lut", "20000", "--trials", "9") == 2
     assert "different search" in capsys.readouterr().err
