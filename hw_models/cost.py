@@ -7,9 +7,11 @@ figures and the layers the model could not price: those are listed in ``unsuppor
 the report invalid - never a silent zero.
 
 :class:`FinnCostModel` prices a FINN dataflow pipeline (reference: ``fpga_cost_models.md``):
-every layer is one or more concurrent stages (a conv is FMPadding when ``padding > 0``, a
-sliding-window generator and an MVAU; an fc is an MVAU; a max-pool is StreamingMaxPool, or a
-depthwise SWG + Pool when its stride differs from its kernel).  A layer's resources are the sum
+every layer is one or more concurrent stages, the nodes finn-plus 1.6.1 builds for it
+(``bench/FINN_CHECK.md``): a conv is FMPadding when ``padding > 0``, a sliding-window generator
+(none for a 1x1, stride-1, unpadded conv) and an MVAU; an fc is an MVAU; a max-pool is a
+depthwise sliding-window generator + Pool, both at the parallelism the exported folding config
+gives it (:func:`fpga.export.folding_config.pool_parallelism`).  A layer's resources are the sum
 of its stages', its cycles the max of its stages'; a frame leaves the pipeline every
 ``max_i c_i`` cycles, so ``fps = f_clk / cycles_per_frame`` (reference section 2).  The per-op
 formulas live in :mod:`hw_models.finn_ops`.  Torch-free.
@@ -26,9 +28,10 @@ from typing import Any, Callable, Mapping
 
 from fpga.devices import Device, get_device
 from fpga.errors import InputError
-from hw_models.finn_ops import (LUT_VARIANTS, RES_TYPES, SWG_IMPLS, WEIGHT_MEMORIES, MVAU,
-                                ConvolutionInputGenerator, FinnOp, FMPadding, Pool, StageCost,
-                                StreamingMaxPool)
+from fpga.export.folding_config import conv_needs_swg, pool_parallelism
+from hw_models.finn_ops import (DEFAULT_LUT_VARIANT, LUT_VARIANTS, RES_TYPES, SWG_IMPLS,
+                                WEIGHT_MEMORIES, MVAU, ConvolutionInputGenerator, FinnOp,
+                                FMPadding, Pool, StageCost)
 from hw_models.folding import check_layer_folding
 from hw_models.network import LayerSpec, NetworkSpec
 
@@ -201,21 +204,27 @@ class FinnCostModel(CostModel):
     """FINN-style analytical model of a dataflow accelerator (reference sections 2, 3, 5, 10).
 
     ``device``: a :class:`~fpga.devices.Device` or a registered board name; ``clock_mhz``:
-    fabric clock (default: the device's); ``lut_variant``: the MVAU LUT formula, ``finn2022``
-    (default; reproduces FINN's published cybsec estimates) or ``finn2026`` (current FINN;
-    reproduces the folding tutorial), see :data:`hw_models.finn_ops.LUT_VARIANTS`;
+    fabric clock (default: the device's); ``lut_variant``: the MVAU LUT formula, ``finn2026``
+    (default; current FINN: reproduces the folding tutorial and finn-plus 1.6.1 within 1 %) or
+    ``finn2022`` (reproduces FINN's published 2020-2022 cybsec estimates), see
+    :data:`hw_models.finn_ops.LUT_VARIANTS`;
     ``weight_mem``, ``swg_impl``, ``res_type``: implementation choices of the MVAU weights, the
     sliding-window generator and the multipliers (FINN's defaults: ``block``, ``rtl``, ``lut``).
 
     Compute layers without ``pe``/``simd`` are priced at PE = SIMD = 1 (fully folded); use
-    :func:`hw_models.folding.fold_for_fps` to choose a folding first.  Illegal folding raises
+    :func:`hw_models.folding.fold_for_fps` to choose a folding first.  A max-pool's parallelism
+    (its Pool's PE = its generator's SIMD) is not a free choice: :meth:`estimate` takes it from
+    :func:`~fpga.export.folding_config.pool_parallelism` (the width of the incoming stream), as
+    the exported folding config does; :meth:`layer_cost` on a lone max-pool uses its ``pe``
+    (1 when unset).  A max-pool whose stride exceeds its kernel is reported unsupported (FINN
+    cannot map it).  Illegal folding raises
     :class:`~fpga.errors.InputError` naming ``layers[i].pe`` / ``layers[i].simd``.
     """
 
     name = "finn"
 
     def __init__(self, device: Device | str = "pynq-z1", clock_mhz: float | None = None,
-                 lut_variant: str = "finn2022", weight_mem: str = "block", swg_impl: str = "rtl",
+                 lut_variant: str = DEFAULT_LUT_VARIANT, weight_mem: str = "block", swg_impl: str = "rtl",
                  res_type: str = "lut") -> None:
         self.device = get_device(device)
         clk = self.device.clock_mhz if clock_mhz is None else clock_mhz
@@ -256,10 +265,24 @@ class FinnCostModel(CostModel):
         return _stages(self._formula_key(), layer)
 
     def layer_cost(self, layer: LayerSpec) -> LayerCost:
-        """Cost of one layer; raises InputError for illegal folding, KeyError for unknown ops."""
+        """Cost of one layer; raises InputError for illegal folding, KeyError for unknown ops.
+
+        A max-pool is priced at its ``pe`` (1 when unset; :meth:`estimate` sets it from the
+        stream that feeds it), which must divide its channels.
+        """
         check_layer_folding(layer)
-        sig = dataclasses.replace(layer, name="", pe=layer.pe or (1 if layer.is_compute else None),
-                                  simd=layer.simd or (1 if layer.is_compute else None))
+        if layer.op == "maxpool":
+            pe = layer.pe or 1
+            if layer.in_channels % pe:
+                raise InputError(f"layer '{layer.name}'.pe", f"max-pool PE {pe} must divide "
+                                 f"its {layer.in_channels} channels",
+                                 [d for d in range(1, layer.in_channels + 1)
+                                  if layer.in_channels % d == 0])
+            sig = dataclasses.replace(layer, name="", pe=pe, simd=None)
+        else:
+            sig = dataclasses.replace(
+                layer, name="", pe=layer.pe or (1 if layer.is_compute else None),
+                simd=layer.simd or (1 if layer.is_compute else None))
         cost = _price(self._formula_key(), sig)
         return dataclasses.replace(cost, name=layer.name)
 
@@ -268,11 +291,15 @@ class FinnCostModel(CostModel):
         unsupported: list[dict[str, str]] = []
         for i, layer in enumerate(spec.layers):
             check_layer_folding(layer, i)
+        pool_pe = pool_pe_of(spec.layers)
+        for layer in spec.layers:
             reason = _unsupported_reason(layer)
             if reason:
                 unsupported.append({"name": layer.name, "reason": reason})
                 log.warning("layer %s not priced: %s", layer.name, reason)
                 continue
+            if layer.op == "maxpool":
+                layer = dataclasses.replace(layer, pe=pool_pe.get(layer.name, 1))
             layers.append(self.layer_cost(layer))
         return build_report(self.device.name, self.clock_mhz, layers, unsupported,
                             model=self.name, settings=self.settings)
@@ -283,7 +310,27 @@ def _unsupported_reason(layer: LayerSpec) -> str | None:
         return f"no FINN cost formula for op {layer.op!r} (priced ops: {sorted(_BUILDERS)})"
     if layer.is_compute and layer.weight_bits is None:
         return "weight_bits missing"
+    if layer.op == "maxpool" and layer.stride > layer.kernel:
+        return (f"max-pool stride {layer.stride} exceeds its kernel {layer.kernel}: FINN cannot "
+                "map it to hardware (InferPool skips it)")
     return None
+
+
+def pool_pe_of(layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> dict[str, int]:
+    """``{max-pool name: PE}`` as the exported folding config sets it
+    (:func:`fpga.export.folding_config.pool_parallelism`, the one source of that rule).
+
+    Compute layers without folding count as PE = SIMD = 1 (as they are priced); max-pools FINN
+    cannot map (stride > kernel) are left out (they are reported unsupported); a network without
+    a conv/fc layer gets PE 1 (FINN builds no such network).
+    """
+    usable = [dataclasses.replace(l, pe=l.pe or 1, simd=l.simd or 1) if l.is_compute else l
+              for l in layers
+              if l.op in _BUILDERS and not (l.op == "maxpool" and l.stride > l.kernel)
+              and not (l.is_compute and l.weight_bits is None)]
+    if not any(l.is_compute for l in usable):
+        return {}
+    return pool_parallelism(usable)
 
 
 def _conv(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
@@ -292,8 +339,10 @@ def _conv(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
     ops: list[FinnOp] = []
     if p > 0:
         ops.append(FMPadding(l.in_channels, l.in_h, l.in_w, p, simd))
-    ops.append(ConvolutionInputGenerator(l.in_channels, l.in_h + 2 * p, l.in_w + 2 * p, l.out_h,
-                                         l.out_w, l.kernel, l.stride, simd, l.in_bits, swg_impl))
+    if conv_needs_swg(l):  # FINN builds none for a 1x1, stride-1, unpadded conv
+        ops.append(ConvolutionInputGenerator(l.in_channels, l.in_h + 2 * p, l.in_w + 2 * p,
+                                             l.out_h, l.out_w, l.kernel, l.stride, simd,
+                                             l.in_bits, swg_impl))
     ops.append(_mvau(key, l, pe, simd))
     return tuple(ops)
 
@@ -311,14 +360,12 @@ def _mvau(key: tuple[str, str, str, str], l: LayerSpec, pe: int, simd: int) -> M
 
 
 def _maxpool(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
-    if l.stride == l.kernel:
-        return (StreamingMaxPool(l.in_channels, l.in_h, l.in_w, l.kernel),)
-    # overlapping/strided pooling: depthwise SWG + Pool_Batch, all channels in parallel
-    # (PE = C, like StreamingMaxPool; the network format has no folding for pools)
-    c = l.in_channels
+    # finn-plus 1.6.1 builds every max-pool as a depthwise SWG + Pool_hls, the pool's PE equal
+    # to the generator's SIMD (l.pe: set by FinnCostModel.estimate from pool_parallelism)
+    c, pe = l.in_channels, l.pe or 1
     return (ConvolutionInputGenerator(c, l.in_h, l.in_w, l.out_h, l.out_w, l.kernel, l.stride,
-                                      c, l.in_bits, key[2], depthwise=True),
-            Pool(c, l.out_h, l.out_w, l.kernel, c))
+                                      pe, l.in_bits, key[2], depthwise=True),
+            Pool(c, l.out_h, l.out_w, l.kernel, pe))
 
 
 _BUILDERS: dict[str, Callable[[tuple[str, str, str, str], LayerSpec], tuple[FinnOp, ...]]] = {

@@ -9,10 +9,13 @@ Operators (FINN names):
 
 * :class:`MVAU` - MatrixVectorActivation, the matrix engine of conv and fc layers (reference 3);
 * :class:`ConvolutionInputGenerator` - the sliding-window generator (SWG) in front of a conv's
-  MVAU, RTL (FINN's default today) or HLS implementation (5.1, 5.2);
+  MVAU (none for a 1x1, stride-1, unpadded conv) and, depthwise, in front of every max-pool;
+  RTL (FINN's default today) or HLS implementation (5.1, 5.2);
 * :class:`FMPadding` - zero padding before the SWG when ``padding > 0`` (5.4);
-* :class:`StreamingMaxPool` - max-pool with ``stride == kernel`` (5.4);
-* :class:`Pool` - ``Pool_Batch`` max-pool for any other stride, fed by a depthwise SWG (5.4).
+* :class:`Pool` - ``Pool_hls`` max-pool over the depthwise SWG's windows (5.4): what
+  finn-plus 1.6.1 builds for *every* max-pool (checked in ``bench/FINN_CHECK.md``);
+* :class:`StreamingMaxPool` - the older ``stride == kernel`` max-pool (5.4); kept for reference,
+  the cost model no longer uses it because current FINN does not build it.
 
 FINN has no resource model for FMPadding, StreamingMaxPool and Pool (reference 5.4, 5.7): their
 LUT/BRAM are reported as 0 with ``resources_modelled = False`` so a report shows it, never as a
@@ -33,8 +36,10 @@ from fpga.errors import InputError
 #: (8184 / 1217 / 1217 / 341).  ``finn2026`` - current FINN (HLS MVAU at commit 39f0c9a6,
 #: 2026-04-14): accumulator capped by the data-type bound of arXiv 2301.13376, threshold LUTs
 #: only for distributed threshold memories (not the default); reproduces the folding tutorial
-#: (319 / 320 / 418).
+#: (319 / 320 / 418) and finn-plus 1.6.1's estimates within 1 % (``bench/FINN_CHECK.md``; the
+#: rest is FINN narrowing the accumulator from trained weights), hence the default.
 LUT_VARIANTS = ("finn2022", "finn2026")
+DEFAULT_LUT_VARIANT = "finn2026"
 #: where MVAU weights live (reference 3.6): ``block`` - one wide BRAM memory per layer, FINN-R's
 #: aspect-ratio table (FINN's ``internal_decoupled`` streamer, the default); ``per_pe`` - one
 #: memory per PE as BNN-PYNQ's HLS partitions them (LUTRAM when WMEM <= 128, as FINN's
@@ -171,7 +176,7 @@ class MVAU(FinnOp):
     out_bits: int | None
     n_vectors: int = 1
     in_signed: bool = False
-    lut_variant: str = "finn2022"
+    lut_variant: str = DEFAULT_LUT_VARIANT
     weight_mem: str = "block"
     res_type: str = "lut"
 
@@ -307,7 +312,10 @@ class ConvolutionInputGenerator(FinnOp):
             RTL: buffer_min + OFM_h * max(OFM_w*K*K*cf, stride*IFM_w*cf)
             HLS: IFM_w*K*cf + OFM_h * max(OFM_w*K*K*cf, stride*IFM_w*cf)
 
-        1D inputs (``H == 1`` or ``W == 1``): ``OFM*K*cf + 2`` (RTL), ``1 + OFM*K*cf`` (HLS).
+        1D inputs (``H == 1`` or ``W == 1``): ``OFM*K*cf + 2`` (RTL), ``1 + OFM*K*cf`` (HLS);
+        depthwise RTL as finn-plus 1.6.1 (windows replayed once per channel fold)::
+
+            max(OFM*K*cf + (cf-1)*K, IFM*cf + cf*(K-1)*(s-1)) + 2
         """
         k, s, cf = self.kernel, self.stride, self.cf
         if self.is_1d:
@@ -315,7 +323,9 @@ class ConvolutionInputGenerator(FinnOp):
             if self.impl == "hls":
                 return int(1 + ofm * k * cf)
             if self.depthwise:
-                return int(ofm * k * cf + cf * (k - 1) * (s - 1) - (k - 1) + 2)
+                ifm = self.in_h * self.in_w
+                return int(max(ofm * k * cf + (cf - 1) * k, ifm * cf + cf * (k - 1) * (s - 1))
+                           + 2)
             return int(ofm * k * cf + 2)
         write = self.out_w * k * k * cf
         read = s * self.in_w * cf
@@ -377,7 +387,11 @@ class FMPadding(FinnOp):
 
 @dataclass(frozen=True)
 class StreamingMaxPool(FinnOp):
-    """Max-pool with ``stride == kernel``; all channels in parallel (2D has no folding)."""
+    """Max-pool with ``stride == kernel``; all channels in parallel (2D has no folding).
+
+    Not used by :class:`hw_models.cost.FinnCostModel`: finn-plus 1.6.1 builds every max-pool as a
+    depthwise :class:`ConvolutionInputGenerator` + :class:`Pool` instead.
+    """
 
     op_type: ClassVar[str] = "StreamingMaxPool"
     resources_modelled: ClassVar[bool] = False
@@ -397,7 +411,10 @@ class StreamingMaxPool(FinnOp):
 
 @dataclass(frozen=True)
 class Pool(FinnOp):
-    """``Pool_Batch`` max-pool (any stride) over windows from a depthwise SWG; PE divides C."""
+    """``Pool_hls`` (``Pool_Batch``) max-pool over windows from a depthwise SWG; PE divides C.
+
+    FINN builds one for every max-pool; its PE equals the generator's SIMD.
+    """
 
     op_type: ClassVar[str] = "Pool"
     resources_modelled: ClassVar[bool] = False

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from fpga.errors import InputError
-from fpga.folding import mvau_pe_options, mvau_simd_options
+from fpga.folding import divisors, mvau_pe_options, mvau_simd_options
 from hw_models.network import LayerSpec, NetworkSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,10 +83,14 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
 
     For each compute layer, among the legal ``(pe, simd)`` whose layer cycles (the slowest of
     its stages, SWG included) are ``<= T = floor(f_clk / target_fps)``, pick the one with the
-    fewest LUTs (ties: fewer BRAM18, then DSP, then smaller ``pe*simd``).  In a dataflow
-    pipeline the frame rate is set by the slowest stage alone and the total LUT is the sum of
-    the layers' LUTs, so the problem separates by layer and this per-layer choice is
-    LUT-optimal for the whole network (FIFOs and width converters are not modelled).
+    fewest LUTs (ties: fewer BRAM18, then DSP, then smaller ``pe*simd``).  The max-pools that
+    directly follow a compute layer run at a parallelism set by its PE (the folding config's
+    rule, :func:`fpga.export.folding_config.pool_parallelism`), so they are priced with it:
+    their cycles must meet ``T`` too and their resources count.  In a dataflow pipeline the
+    frame rate is set by the slowest stage alone and the total LUT is the sum of the layers'
+    LUTs, so the problem separates by compute layer (with its pools) and this choice is
+    LUT-optimal for the whole network (FIFOs and width converters are not modelled; max-pools
+    before the first compute layer follow the input quantizer and are not folded here).
 
     * ``keep_existing``: layers whose current folding already meets ``T`` keep it (the
       search's repair); the others are re-folded.
@@ -101,15 +105,19 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     check_folding(spec)
     budget = cycle_budget(model.clock_mhz, target_fps)
     folding: dict[str, tuple[int, int]] = {}
+    pools = _pools_after(spec)
     for layer in spec.compute_layers:
         has_both = layer.pe is not None and layer.simd is not None
         if missing_only and has_both:
             continue
-        if keep_existing and has_both and model.layer_cost(layer).cycles <= budget:
+        after = pools.get(layer.name, ())
+        if keep_existing and has_both and \
+                _group_cost(model, layer, after, layer.pe, layer.simd)[0] <= budget:
             continue
         pe_fixed = layer.pe if missing_only else None
         simd_fixed = layer.simd if missing_only else None
-        folding[layer.name] = _best_folding(model, _signature(layer), budget, pe_fixed, simd_fixed)
+        folding[layer.name] = _best_folding(model, _signature(layer), after, budget, pe_fixed,
+                                            simd_fixed)
     return spec.with_folding(folding) if folding else spec
 
 
@@ -167,33 +175,64 @@ def _signature(layer: LayerSpec) -> LayerSpec:
     return dataclasses.replace(layer, name="", pe=None, simd=None)
 
 
-def _best_folding(model: Any, sig: LayerSpec, budget: int, pe_fixed: int | None,
-                  simd_fixed: int | None) -> tuple[int, int]:
+def _pools_after(spec: NetworkSpec) -> dict[str, tuple[LayerSpec, ...]]:
+    """``{compute layer name: the max-pools that directly follow it}`` (as signatures, FINN-
+    mappable ones only: stride <= kernel)."""
+    out: dict[str, tuple[LayerSpec, ...]] = {}
+    owner: str | None = None
+    for layer in spec.layers:
+        if layer.is_compute:
+            owner = layer.name
+        elif layer.op == "maxpool" and owner is not None and layer.stride <= layer.kernel:
+            out[owner] = out.get(owner, ()) + (_signature(layer),)
+        else:
+            owner = None
+    return out
+
+
+def _group_cost(model: Any, layer: LayerSpec, pools: tuple[LayerSpec, ...], pe: int,
+                simd: int) -> tuple[int, int, int, int, int]:
+    """``(cycles, lut, bram18, dsp, uram)`` of a compute layer at ``(pe, simd)`` plus the
+    max-pools it feeds, each at the parallelism the folding config gives it (the largest
+    divisor of its channels not above the incoming stream's PE)."""
+    c: LayerCost = model.layer_cost(layer.with_folding(pe, simd))
+    cycles, lut, bram, dsp, uram = c.cycles, c.lut, c.bram18, c.dsp, c.uram
+    stream = pe
+    for pool in pools:
+        stream = max(d for d in divisors(pool.in_channels) if d <= stream)
+        p: LayerCost = model.layer_cost(dataclasses.replace(pool, pe=stream))
+        cycles = max(cycles, p.cycles)
+        lut, bram, dsp, uram = lut + p.lut, bram + p.bram18, dsp + p.dsp, uram + p.uram
+    return cycles, lut, bram, dsp, uram
+
+
+def _best_folding(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...], budget: int,
+                  pe_fixed: int | None, simd_fixed: int | None) -> tuple[int, int]:
     try:
-        return _best_folding_cached(model, sig, budget, pe_fixed, simd_fixed)
+        return _best_folding_cached(model, sig, pools, budget, pe_fixed, simd_fixed)
     except TypeError:  # an unhashable model: no caching
-        return _choose(model, sig, budget, pe_fixed, simd_fixed)
+        return _choose(model, sig, pools, budget, pe_fixed, simd_fixed)
 
 
 @lru_cache(maxsize=32768)
-def _best_folding_cached(model: Any, sig: LayerSpec, budget: int, pe_fixed: int | None,
-                         simd_fixed: int | None) -> tuple[int, int]:
-    return _choose(model, sig, budget, pe_fixed, simd_fixed)
+def _best_folding_cached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...], budget: int,
+                         pe_fixed: int | None, simd_fixed: int | None) -> tuple[int, int]:
+    return _choose(model, sig, pools, budget, pe_fixed, simd_fixed)
 
 
-def _choose(model: Any, sig: LayerSpec, budget: int, pe_fixed: int | None,
-            simd_fixed: int | None) -> tuple[int, int]:
+def _choose(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...], budget: int,
+            pe_fixed: int | None, simd_fixed: int | None) -> tuple[int, int]:
     pes = (pe_fixed,) if pe_fixed is not None else legal_pe(sig)
     simds = (simd_fixed,) if simd_fixed is not None else legal_simd(sig)
     best_ok: tuple[tuple[int, ...], tuple[int, int]] | None = None
     fastest: tuple[tuple[int, ...], tuple[int, int]] | None = None
     for pe in pes:
         for simd in simds:
-            c: LayerCost = model.layer_cost(sig.with_folding(pe, simd))
-            res = (c.lut, c.bram18, c.dsp, c.uram, pe * simd, pe)
-            if c.cycles <= budget and (best_ok is None or res < best_ok[0]):
+            cycles, lut, bram, dsp, uram = _group_cost(model, sig, pools, pe, simd)
+            res = (lut, bram, dsp, uram, pe * simd, pe)
+            if cycles <= budget and (best_ok is None or res < best_ok[0]):
                 best_ok = (res, (pe, simd))
-            speed = (c.cycles,) + res
+            speed = (cycles,) + res
             if fastest is None or speed < fastest[0]:
                 fastest = (speed, (pe, simd))
     assert fastest is not None

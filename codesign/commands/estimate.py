@@ -12,7 +12,7 @@ import math
 
 from fpga.errors import InputError
 from hw_models.cost import CostReport, FinnCostModel
-from hw_models.finn_ops import LUT_VARIANTS
+from hw_models.finn_ops import DEFAULT_LUT_VARIANT, LUT_VARIANTS
 from hw_models.folding import check_folding, fold_for_fps
 from hw_models.network import NetworkSpec
 
@@ -30,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fabric clock in MHz (default: the board's)")
     p.add_argument("--target-fps", type=float, default=None,
                    help="frame rate the folding of layers without pe/simd must meet")
-    p.add_argument("--lut-variant", default="finn2022",
-                   help=f"MVAU LUT formula: {' | '.join(LUT_VARIANTS)} (default finn2022)")
+    p.add_argument("--lut-variant", default=DEFAULT_LUT_VARIANT,
+                   help=f"MVAU LUT formula: {' | '.join(LUT_VARIANTS)} "
+                        f"(default {DEFAULT_LUT_VARIANT}, what finn-plus 1.6.1 estimates)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
     p.set_defaults(func=run)
 

@@ -133,7 +133,7 @@ def test_lfc_finn_r_bram_is_175() -> None:
 def test_lfc_fc0_lut_finn2022_by_hand() -> None:
     # P=32, Q=64, W=A=B=1, MW=832: mult 64*1*2=128, add 2*127=254, acc 2+10=12,
     # thr 1*12*ceil(32/64)=12, cmp 12 -> 300 + 1.1*32*418 = 15013.6 -> 15013
-    report = FinnCostModel("pynq-z1", 100).estimate(lfc_w1a1())
+    report = FinnCostModel("pynq-z1", 100, lut_variant="finn2022").estimate(lfc_w1a1())
     assert report.layers[0].lut == 15013
 
 
@@ -209,7 +209,7 @@ def test_padding_and_pools() -> None:
 
 
 def test_mvau_dsp_uram_lutram() -> None:
-    dsp = MVAU(256, 64, 4, 8, 4, 4, 4, res_type="dsp")
+    dsp = MVAU(256, 64, 4, 8, 4, 4, 4, res_type="dsp", lut_variant="finn2022")
     assert dsp.dsp() == 4 * 8 * 1
     # no multiplier LUTs; add 8*15, acc 4+4+8 = 16, thr 15*16*ceil(16/64), cmp 15*16:
     # 300 + 1.1*4*(0 + 120 + 16 + 240 + 240) = 3010.4
@@ -227,8 +227,8 @@ def test_mvau_dsp_uram_lutram() -> None:
 
 def test_no_activation_drops_threshold_terms() -> None:
     # mult 8*1*2 = 16, add 2*15 = 30, acc 1+1+6 = 8; thr = cmp = 1*8 with B = 1
-    assert MVAU(64, 10, 1, 8, 1, 1, 1).lut() == 377       # 300 + 1.1*(16+30+8+8+8)
-    assert MVAU(64, 10, 1, 8, 1, 1, None).lut() == 359    # 300 + 1.1*(16+30+8) = 359.4
+    assert MVAU(64, 10, 1, 8, 1, 1, 1, lut_variant="finn2022").lut() == 377  # 300+1.1*(16+30+8+8+8)
+    assert MVAU(64, 10, 1, 8, 1, 1, None, lut_variant="finn2022").lut() == 359  # 300+1.1*54=359.4
 
 
 def test_bram_tables() -> None:
@@ -284,7 +284,8 @@ def test_fps_scales_with_clock() -> None:
 
 
 def test_violations() -> None:
-    report = FinnCostModel("pynq-z1", 100).estimate(cybsec([(16, 40), (1, 64), (1, 64), (1, 1)]))
+    report = FinnCostModel("pynq-z1", 100, lut_variant="finn2022").estimate(
+        cybsec([(16, 40), (1, 64), (1, 64), (1, 1)]))
     v = report.violations(max_lut=10_959, max_bram18=90, max_dsp=10, min_fps=3_125_000)
     assert v["lut"] == pytest.approx(0.0)
     assert v["bram18"] == pytest.approx(-0.5)
@@ -344,3 +345,77 @@ def test_every_cost_model_conforms(name: str) -> None:
     assert {"device", "clock_mhz", "totals", "cycles_per_frame", "fps", "bottleneck", "layers",
             "unsupported"} <= set(d)
     assert report.valid == (not report.unsupported)
+
+
+# ------------------------------------------------------------------ what finn-plus 1.6.1 builds
+def test_maxpool_is_swg_plus_pool_at_folding_config_parallelism() -> None:
+    """Every max-pool: depthwise SWG + Pool at fpga.export's pool_parallelism (bench/FINN_CHECK.md)."""
+    from fpga.export.folding_config import pool_parallelism
+    spec = NetworkSpec.load(EXAMPLES / "cnv_w1a1.json")
+    report = FinnCostModel("pynq-z1", 100).estimate(spec)
+    pools = [l for l in report.layers if l.op == "maxpool"]
+    assert pools and {l.name: l.pe for l in pools} == pool_parallelism(spec.layers)
+    for l in pools:
+        assert [s.op for s in l.stages] == ["ConvolutionInputGenerator", "Pool"]
+        assert l.stages[0].simd == l.stages[1].pe == l.pe
+    d = report.to_dict()
+    assert [s["op"] for s in d["layers"][2]["stages"]] == ["ConvolutionInputGenerator", "Pool"]
+
+
+def test_maxpool_cycles_match_finn_example_pool0() -> None:
+    # 16 x 28x28 -> 14x14, PE 4: SWG 120 + 14*(224 + 14*1*3) + 1*28*4 = 3956; Pool 16*4/4*196
+    spec = NetworkSpec.from_dict({"input": {"channels": 1, "height": 28, "width": 28, "bits": 8},
+                                  "layers": [{"name": "c", "op": "conv", "out_channels": 16,
+                                              "kernel": 3, "padding": 1, "weight_bits": 4,
+                                              "act_bits": 4, "pe": 4, "simd": 1},
+                                             {"name": "p", "op": "maxpool", "kernel": 2}]})
+    pool = FinnCostModel().estimate(spec).layer("p")
+    assert [(s.cycles, s.lut, s.bram18) for s in pool.stages] == [(3956, 300, 1), (3136, 0, 0)]
+    assert pool.pe == 4 and pool.cycles == 3956
+
+
+def test_lone_maxpool_layer_cost_uses_its_pe() -> None:
+    spec = NetworkSpec.from_dict({"input": {"channels": 8, "height": 8, "width": 8, "bits": 2},
+                                  "layers": [{"name": "p", "op": "maxpool", "kernel": 2}]})
+    import dataclasses
+    model = FinnCostModel()
+    p = spec.layers[0]
+    assert model.layer_cost(p).pe == 1
+    assert model.layer_cost(dataclasses.replace(p, pe=8)).stages[1].cycles == 8 * 4 // 8 * 16
+    with pytest.raises(InputError, match="max-pool PE 3"):
+        model.layer_cost(dataclasses.replace(p, pe=3))
+
+
+def test_maxpool_stride_above_kernel_is_unsupported() -> None:
+    spec = NetworkSpec.from_dict({"input": {"channels": 8, "height": 9, "width": 9, "bits": 2},
+                                  "layers": [{"name": "p", "op": "maxpool", "kernel": 2,
+                                              "stride": 3},
+                                             {"name": "f", "op": "fc", "out_features": 4,
+                                              "weight_bits": 2, "act_bits": None}]})
+    report = FinnCostModel().estimate(spec)
+    assert not report.valid and report.unsupported[0]["name"] == "p"
+    assert "FINN cannot map" in report.unsupported[0]["reason"]
+
+
+def test_pointwise_conv_has_no_swg() -> None:
+    def conv(k: int, s: int, p: int) -> list[str]:
+        spec = NetworkSpec.from_dict({"input": {"channels": 16, "height": 8, "width": 8,
+                                                "bits": 2},
+                                      "layers": [{"name": "c", "op": "conv", "out_channels": 8,
+                                                  "kernel": k, "stride": s, "padding": p,
+                                                  "weight_bits": 2, "act_bits": 2}]})
+        return [s.op for s in FinnCostModel().estimate(spec).layers[0].stages]
+    assert conv(1, 1, 0) == ["MVAU"]
+    assert conv(1, 2, 0) == ["ConvolutionInputGenerator", "MVAU"]
+    assert conv(1, 1, 1) == ["FMPadding", "ConvolutionInputGenerator", "MVAU"]
+
+
+def test_swg_1d_depthwise_finn_plus() -> None:
+    # finn-plus 1.6.1: max(OFM*K*cf + (cf-1)*K, IFM*cf + cf*(K-1)*(s-1)) + 2; 8 ch, SIMD 2 (cf 4)
+    dw = ConvolutionInputGenerator(8, 1, 16, 1, 8, 2, 2, 2, 2, depthwise=True)
+    assert dw.cycles() == max(8 * 2 * 4 + 3 * 2, 16 * 4 + 4 * 1 * 1) + 2
+
+
+def test_default_lut_variant_is_finn2026() -> None:
+    assert FinnCostModel().lut_variant == "finn2026"
+    assert MVAU(64, 64, 1, 1, 2, 2, 2).lut_variant == "finn2026"

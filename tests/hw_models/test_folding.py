@@ -161,3 +161,19 @@ def test_fold_for_fps_on_cnv_beats_published_folding_at_same_rate() -> None:
     ours = MODEL.estimate(fold_for_fps(published, MODEL, rate))
     assert ours.fps >= rate
     assert ours.lut <= MODEL.estimate(published).lut
+
+
+def test_fold_for_fps_prices_the_pool_a_conv_feeds() -> None:
+    """A max-pool runs at the PE of the conv that feeds it (fpga.export's pool_parallelism), so
+    the conv's folding must also make its pool meet the budget."""
+    spec = NetworkSpec.from_dict({
+        "name": "p", "input": {"channels": 1, "height": 32, "width": 32, "bits": 2},
+        "layers": [{"name": "c", "op": "conv", "out_channels": 16, "kernel": 1, "weight_bits": 2,
+                    "act_bits": 2},
+                   {"name": "pool", "op": "maxpool", "kernel": 2}]})
+    # conv alone at PE 1: 16 * 1 * 1024 = 16384 cycles; its pool at PE 1: SWG ~20k cycles
+    budget_fps = 100e6 / 16384
+    folded = fold_for_fps(spec, MODEL, budget_fps)
+    report = MODEL.estimate(folded)
+    assert report.cycles_per_frame <= 16384
+    assert folded.layer("c").pe > 1
