@@ -195,6 +195,9 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
         study_name=STUDY_NAME, storage=request.storage_url(), load_if_exists=True,
         directions=["maximize" if s == "max" else "minimize" for _, s in FPGA_OBJECTIVES],
         sampler=strategy.sampler(request.seed, request.population))
+    if not study.trials:  # a fresh study: hand-design-like seeds open the first generation
+        for seed in space.seeds()[:max(0, min(request.population, request.trials) // 2)]:
+            study.enqueue_trial(dict(seed), skip_if_exists=True)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     acc_cache: dict[str, float] = {t.user_attrs["acc_key"]: t.user_attrs["accuracy"]
                                    for t in done if t.user_attrs.get("accuracy") is not None}

@@ -124,6 +124,14 @@ class SearchSpace(ABC):
             n *= len(s.choices)
         return n
 
+    def seeds(self) -> list[Candidate]:
+        """Hand-design-like starting points for a search (none by default).
+
+        A search should never end worse than what a user would build by hand; seeding the
+        first generation with such designs guarantees they are priced and scored.
+        """
+        return []
+
     # --- the extremes used by the sandwich rule and by budget checks ---
     def extreme(self, largest: bool) -> Candidate:
         """Every ``arch.*``/``quant.*`` slot at its largest (or smallest) choice."""

@@ -124,6 +124,29 @@ class CnvSpace(SearchSpace):
             folding[layer.name] = (pe, _largest_legal(c[f"fold.{layer.name}.simd"], sorted(simd_ok)))
         return spec.with_folding(folding)
 
+    def seeds(self) -> list[Candidate]:
+        """Uniform-precision CNNs as a user would write them by hand: every layer at one bit
+        width (4, else the widest choice below it), each width level, one and two convs per stage.
+
+        Folding slots start fully folded (1); the search loop repairs them for the frame-rate floor.
+        """
+        common = sorted(set(self.weight_bits) & set(self.act_bits) & set(self.edge_weight_bits))
+        bits = max([b for b in common if b <= 4] or common or [max(self.weight_bits)])
+        out = []
+        n_levels = max(len(v) for v in self.widths.values())
+        for depth in (1, 2):
+            for level in range(n_levels):
+                c = {s.name: 1 for s in self.slots if s.name.startswith("fold.")}
+                for key in ("s0", "s1", "fc0"):
+                    ws = self.widths[key]
+                    c[f"arch.{key}.width"] = ws[min(level, len(ws) - 1)]
+                c["arch.s0.depth"] = c["arch.s1.depth"] = depth
+                for s in self.slots:
+                    if s.name.startswith("quant."):
+                        c[s.name] = bits if bits in s.choices else max(s.choices)
+                out.append(Candidate(c))
+        return out
+
     def with_folding(self, c: Candidate, spec: NetworkSpec) -> Candidate:
         """``c`` with its fold slots set to the (power-of-two) folding of ``spec`` where possible."""
         changes = {}

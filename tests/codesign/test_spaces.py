@@ -53,3 +53,19 @@ def test_validate_names_the_slot():
     assert e.value.field == "quant.conv2.w"
     with pytest.raises(InputError):
         get_space("nope")
+
+
+@pytest.mark.parametrize("name", list_spaces())
+def test_seeds_are_valid_candidates(name):
+    space = get_space(name)
+    for c in space.seeds():
+        space.validate(c)
+        space.describe(c)
+
+
+def test_cnv_seeds_are_uniform_4_bit():
+    space = get_space("cnv")
+    seeds = space.seeds()
+    assert len(seeds) == 6
+    for c in seeds:
+        assert {v for k, v in c.items() if k.startswith("quant.")} == {4}
