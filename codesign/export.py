@@ -71,7 +71,8 @@ def select_design(pareto: dict[str, Any], which: str) -> dict[str, Any]:
 
 
 def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: str | None = None,
-                  finetune_epochs: float = 1.0, qonnx_samples: int | None = None,
+                  finetune_epochs: float = 2.0, finetune_lr: float = 2e-3,
+                  qonnx_samples: int | None = None,
                   progress: bool = True) -> dict[str, Any]:
     """Export design ``which`` of ``run_dir`` into the folder ``out``; returns the report."""
     import torch
@@ -90,8 +91,10 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     design = select_design(pareto, which)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("out", f"{out} exists and is not empty", ["a new or empty directory"])
-    if finetune_epochs < 0:
+    if not finetune_epochs >= 0:
         raise InputError("finetune-epochs", f"got {finetune_epochs}", ["a number >= 0"])
+    if not finetune_lr > 0:
+        raise InputError("finetune-lr", f"got {finetune_lr}", ["a positive number"])
     ckpt = run_dir / SUPERNET_FILE
     if not ckpt.is_file():
         raise InputError("RUN_DIR", f"{ckpt} not found: the run's supernet is missing")
@@ -119,6 +122,7 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     supernet.recalibrate_bn(to_float(train_x[:request.calib_images], device))
     model = supernet.extract(cand, spec).eval()
     ft = finetune(model, train_x, train_y, val_x, val_y, device, epochs=finetune_epochs,
+                  lr=finetune_lr,
                   batch_size=request.batch_size, seed=request.seed,
                   augment=request.dataset == "cifar10", progress=progress)
     model = model.cpu().eval()

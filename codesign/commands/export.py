@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--design", default="knee", help="a design id from pareto.json, best or knee")
     p.add_argument("--out", required=True, help="bundle folder (must be new or empty)")
     p.add_argument("--data-dir", default=None, help="data folder, if not the one the search used")
-    p.add_argument("--finetune-epochs", type=float, default=1.0)
+    p.add_argument("--finetune-epochs", type=float, default=2.0,
+                   help="fine-tuning epochs of the extracted subnet (0: none)")
+    p.add_argument("--finetune-lr", type=float, default=2e-3, help="peak learning rate (cosine)")
     p.add_argument("--qonnx-samples", type=int, default=None,
                    help="test images run through qonnx's executor (default: all)")
     p.add_argument("--no-progress", action="store_true")
@@ -27,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from codesign.export import export_design
 
     r = export_design(args.run_dir, args.design, args.out, data_dir=args.data_dir,
-                      finetune_epochs=args.finetune_epochs, qonnx_samples=args.qonnx_samples,
+                      finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
+                      qonnx_samples=args.qonnx_samples,
                       progress=not args.no_progress)
     c = r["cost"]
     qcdq = (f"{100 * r['qcdq_agreement']:.2f}%" if r["qcdq_agreement"] is not None

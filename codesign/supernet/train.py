@@ -198,8 +198,8 @@ def evaluate_subnet(supernet: Any, c: Candidate, calib_x: torch.Tensor, val_x: t
 
 
 def finetune(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tensor,
-             val_x: torch.Tensor, val_y: torch.Tensor, device: torch.device, epochs: float = 1.0,
-             lr: float = 5e-4, batch_size: int = 256, seed: int = 0, augment: bool = False,
+             val_x: torch.Tensor, val_y: torch.Tensor, device: torch.device, epochs: float = 2.0,
+             lr: float = 2e-3, batch_size: int = 256, seed: int = 0, augment: bool = False,
              progress: bool = True) -> dict[str, Any]:
     """Briefly fine-tune an extracted static model (cross-entropy, Adam, cosine decay).
 
@@ -252,4 +252,4 @@ def finetune(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tenso
         model.load_state_dict(saved)
         kept = "before"
     return {"val_before": before, "val_after": after, "kept": kept, "steps": steps,
-            "seconds": time.perf_counter() - t0}
+            "epochs": epochs, "lr": lr, "seconds": time.perf_counter() - t0}
