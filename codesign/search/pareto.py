@@ -99,8 +99,10 @@ def plot_pareto(path: str | Path, designs: Sequence[Mapping[str, Any]],
     bad = [d for d in designs if not d.get("feasible")]
     ok = [d for d in designs if d.get("feasible")]
     if bad:
-        # never evaluated (rejected before accuracy is spent): a rug along the bottom
-        ax.scatter([d["lut"] for d in bad], [0.02] * len(bad), marker="|", c="0.6", s=40,
+        # never evaluated (rejected before accuracy is spent): a rug along the bottom, clipped
+        # just right of the LUT budget so that one huge design does not squash the axis
+        cap = 1.1 * budgets["lut"] if "lut" in budgets else float("inf")
+        ax.scatter([min(d["lut"], cap) for d in bad], [0.02] * len(bad), marker="|", c="0.6", s=40,
                    transform=ax.get_xaxis_transform(),
                    label=f"over budget ({len(bad)}, not evaluated)")
     if ok:
