@@ -71,7 +71,9 @@ class Pricer:
 
         First pass: layers slower than ``min_fps`` allows get the cheapest legal folding that
         meets it; the others keep the folding the strategy chose (so faster, larger designs
-        stay reachable).  If that breaks a budget, second pass: every layer gets its LUT-optimal
+        stay reachable).  The strategy's folding thus sets the frame rate (through its slowest
+        stage), and every layer is then trimmed to its LUT-optimal folding for that frame rate.
+        If that breaks a budget, second pass: every layer gets its LUT-optimal
         folding for ``min_fps`` -- the cheapest this architecture and these bits can be built.
         Only when that also breaks a budget is the candidate infeasible.
         """
@@ -80,6 +82,16 @@ class Pricer:
         if target:
             spec = fold_for_fps(spec, self.model, target, keep_existing=True)
         p = self._priced(spec)
+        # Trim: parallelism beyond what the bottleneck stage allows buys no frames/s, only LUTs.
+        # Refolding every layer LUT-optimally for the frame rate this folding reaches gives a
+        # design at least as fast with at most as many LUTs (fold_for_fps is per-layer optimal).
+        cycles = p.cost["cycles_per_frame"]
+        if cycles and not p.cost["unsupported"]:
+            trimmed = self._priced(fold_for_fps(spec, self.model,
+                                                self.model.clock_mhz * 1e6 / (cycles + 0.5)))
+            if (trimmed.cost["totals"]["lut"] <= p.cost["totals"]["lut"]
+                    and trimmed.cost["fps"] >= p.cost["fps"]):
+                p = trimmed
         if p.feasible:
             return p
         cheapest = fold_for_fps(spec, self.model, target or 1e-9, keep_existing=False)
