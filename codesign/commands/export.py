@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--finetune-epochs", type=float, default=2.0,
                    help="fine-tuning epochs of the extracted subnet (0: none)")
     p.add_argument("--finetune-lr", type=float, default=2e-3, help="peak learning rate (cosine)")
+    p.add_argument("--rerank", type=int, default=5,
+                   help="for --design best: fine-tune this many top designs briefly, keep the best")
+    p.add_argument("--rerank-epochs", type=float, default=0.5)
     p.add_argument("--qonnx-samples", type=int, default=None,
                    help="test images run through qonnx's executor (default: all)")
     p.add_argument("--no-progress", action="store_true")
@@ -30,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     r = export_design(args.run_dir, args.design, args.out, data_dir=args.data_dir,
                       finetune_epochs=args.finetune_epochs, finetune_lr=args.finetune_lr,
+                      rerank=args.rerank, rerank_epochs=args.rerank_epochs,
                       qonnx_samples=args.qonnx_samples,
                       progress=not args.no_progress)
     c = r["cost"]
