@@ -115,6 +115,8 @@ def plot_pareto(path: str | Path, designs: Sequence[Mapping[str, Any]],
                        facecolors="none", edgecolors="red", s=60, label="Pareto front")
     if "lut" in budgets:
         ax.axvline(budgets["lut"], ls="--", c="red", lw=1, label=f"LUT budget {budgets['lut']:,.0f}")
+    if bad and "lut" in budgets:  # make room for the clipped rug right of the budget line
+        ax.set_xlim(right=1.13 * budgets["lut"])
     ax.set_xlabel("LUT (estimated)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(title, fontsize=9)
