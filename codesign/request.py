@@ -43,6 +43,7 @@ class SearchRequest:
     val_size: int = 5000
     calib_images: int = 2000
     lr: float = 3e-3
+    balanced_sampling: bool = False
     storage: str | None = None
 
     def __post_init__(self) -> None:
@@ -69,6 +70,8 @@ class SearchRequest:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError("seed", f"got {self.seed!r}", ["an integer >= 0"])
         _positive("lr", self.lr)
+        if not isinstance(self.balanced_sampling, bool):
+            raise InputError("balanced-sampling", f"got {self.balanced_sampling!r}", [True, False])
         if not self.out:
             raise InputError("out", "a run directory is required")
 

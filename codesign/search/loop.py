@@ -194,7 +194,8 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     torch.manual_seed(request.seed)
     supernet = build_supernet(space)
     cfg = TrainConfig(epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
-                      seed=request.seed, augment=request.dataset == "cifar10")
+                      seed=request.seed, augment=request.dataset == "cifar10",
+                      balanced=request.balanced_sampling)
     t0 = time.perf_counter()
     history = train_supernet(supernet, train_x, train_y, cfg, device,
                              checkpoint=run_dir / SUPERNET_FILE, progress=progress)

@@ -124,6 +124,13 @@ class SearchSpace(ABC):
             n *= len(s.choices)
         return n
 
+    def balanced_samples(self, rng: np.random.Generator) -> list[Candidate]:
+        """One random candidate per structural group (supernet-balanced sampling, EFS-NAS).
+
+        The default space has a single group, so this is one uniform sample.
+        """
+        return [self.sample(rng)]
+
     def seeds(self) -> list[Candidate]:
         """Hand-design-like starting points for a search (none by default).
 

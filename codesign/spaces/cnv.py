@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fpga.errors import InputError
 from fpga.folding import divisors
 from hw_models.network import InputSpec, NetworkSpec
@@ -123,6 +125,25 @@ class CnvSpace(SearchSpace):
                 simd_ok &= set(divisors(layer.in_channels))
             folding[layer.name] = (pe, _largest_legal(c[f"fold.{layer.name}.simd"], sorted(simd_ok)))
         return spec.with_folding(folding)
+
+    def nonlinearity_groups(self) -> dict[int, list[tuple[int, int]]]:
+        """Stage depths grouped by the number of nonlinear functions on the path (EFS-NAS):
+        ``n = depth0 + depth1 + 1`` ReLUs (the fc0 one included) -> {3: [(1,1)], 4: [(1,2), (2,1)],
+        5: [(2,2)]}."""
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for d0 in self.slot("arch.s0.depth").choices:
+            for d1 in self.slot("arch.s1.depth").choices:
+                groups.setdefault(d0 + d1 + 1, []).append((d0, d1))
+        return dict(sorted(groups.items()))
+
+    def balanced_samples(self, rng: np.random.Generator) -> list[Candidate]:
+        """One uniformly drawn candidate from each nonlinearity group, so every depth class is
+        trained at every step (EFS-NAS's supernet-balanced sampling, quantized_supernets.md §1)."""
+        out = []
+        for combos in self.nonlinearity_groups().values():
+            d0, d1 = combos[int(rng.integers(len(combos)))]
+            out.append(self.sample(rng).replace(**{"arch.s0.depth": d0, "arch.s1.depth": d1}))
+        return out
 
     def seeds(self) -> list[Candidate]:
         """Uniform-precision CNNs as a user would write them by hand: every layer at one bit

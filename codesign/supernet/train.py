@@ -35,6 +35,9 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-5
     n_random: int = 1
+    #: one random subnet per structural group per step (supernet-balanced sampling) instead of
+    #: ``n_random`` uniform ones
+    balanced: bool = False
     kd_weight: float = 0.5
     augment: bool = False
     seed: int = 0
@@ -153,7 +156,9 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
             loss = F.cross_entropy(logits, y)
             loss.backward()
             soft = F.softmax(logits.detach(), dim=1)
-            for c in [small] + [space.sample(rng) for _ in range(cfg.n_random)]:
+            randoms = (space.balanced_samples(rng) if cfg.balanced
+                       else [space.sample(rng) for _ in range(cfg.n_random)])
+            for c in [small] + randoms:
                 supernet.activate(c)
                 out = supernet(x)
                 kd = F.kl_div(F.log_softmax(out, dim=1), soft, reduction="batchmean")

@@ -69,3 +69,19 @@ def test_cnv_seeds_are_uniform_4_bit():
     assert len(seeds) == 6
     for c in seeds:
         assert {v for k, v in c.items() if k.startswith("quant.")} == {4}
+
+
+@pytest.mark.parametrize("name", list_spaces())
+def test_balanced_samples_are_valid(name):
+    space = get_space(name)
+    for c in space.balanced_samples(np.random.default_rng(0)):
+        space.validate(c)
+
+
+def test_cnv_balanced_samples_cover_every_nonlinearity_group():
+    space = get_space("cnv")
+    assert space.nonlinearity_groups() == {3: [(1, 1)], 4: [(1, 2), (2, 1)], 5: [(2, 2)]}
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        depths = [c["arch.s0.depth"] + c["arch.s1.depth"] + 1 for c in space.balanced_samples(rng)]
+        assert depths == [3, 4, 5]
