@@ -20,38 +20,18 @@ from hw_models.network import NetworkSpec
 
 REPO = Path(__file__).resolve().parents[2]
 
-EXAMPLE = {
-    "name": "t", "input": {"channels": 1, "height": 28, "width": 28, "bits": 8},
-    "layers": [
-        {"name": "conv0", "op": "conv", "out_channels": 16, "kernel": 3, "stride": 1,
-         "padding": 1, "weight_bits": 4, "act_bits": 4, "pe": 4, "simd": 1},
-        {"name": "pool0", "op": "maxpool", "kernel": 2},
-        {"name": "conv1", "op": "conv", "out_channels": 32, "kernel": 3, "stride": 1,
-         "padding": 1, "weight_bits": 4, "act_bits": 4, "pe": 4, "simd": 4},
-        {"name": "pool1", "op": "maxpool", "kernel": 2},
-        {"name": "fc0", "op": "fc", "out_features": 64, "weight_bits": 4, "act_bits": 4,
-         "pe": 4, "simd": 8},
-        {"name": "fc1", "op": "fc", "out_features": 10, "weight_bits": 4, "act_bits": None,
-         "pe": 1, "simd": 4}]}
+_EXAMPLES = REPO / "examples"
+
+
+def _example(name: str) -> dict:
+    """The networks of bench/FINN_CHECK.md, shared with bench/finn_check.py."""
+    return json.loads((_EXAMPLES / f"finn_check_{name}.json").read_text())
+
+
+EXAMPLE = _example("example")
 
 # 3x32x32, 2-bit: an unpadded conv, a 1x1 conv (no generator), pools after PE 4 and PE 6
-CIFAR_2BIT = {
-    "name": "cifar_2bit", "input": {"channels": 3, "height": 32, "width": 32, "bits": 8},
-    "layers": [
-        {"name": "conv0", "op": "conv", "out_channels": 32, "kernel": 3, "stride": 1,
-         "padding": 0, "weight_bits": 2, "act_bits": 2, "pe": 8, "simd": 3},
-        {"name": "conv1", "op": "conv", "out_channels": 32, "kernel": 3, "stride": 1,
-         "padding": 1, "weight_bits": 2, "act_bits": 2, "pe": 4, "simd": 8},
-        {"name": "pool0", "op": "maxpool", "kernel": 2},
-        {"name": "conv2", "op": "conv", "out_channels": 64, "kernel": 3, "stride": 1,
-         "padding": 0, "weight_bits": 2, "act_bits": 2, "pe": 16, "simd": 16},
-        {"name": "conv3", "op": "conv", "out_channels": 48, "kernel": 1, "stride": 1,
-         "padding": 0, "weight_bits": 2, "act_bits": 2, "pe": 6, "simd": 16},
-        {"name": "pool1", "op": "maxpool", "kernel": 2},
-        {"name": "fc0", "op": "fc", "out_features": 128, "weight_bits": 2, "act_bits": 2,
-         "pe": 8, "simd": 24},
-        {"name": "fc1", "op": "fc", "out_features": 10, "weight_bits": 8, "act_bits": None,
-         "pe": 2, "simd": 8}]}
+CIFAR_2BIT = _example("cifar_2bit")
 
 
 def _spec(d: dict, **changes) -> NetworkSpec:

@@ -18,45 +18,26 @@ example's last layer) is priced as an HLS MVAU: cycles and BRAM agree, LUT/DSP d
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from fpga.export.folding_config import finn_nodes
 from hw_models.cost import FinnCostModel
 from hw_models.network import NetworkSpec
 
-_CONV = {"op": "conv", "kernel": 3, "stride": 1}
+_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-EXAMPLE = {
-    "name": "example", "input": {"channels": 1, "height": 28, "width": 28, "bits": 8},
-    "layers": [
-        {"name": "conv0", **_CONV, "out_channels": 16, "padding": 1, "weight_bits": 4,
-         "act_bits": 4, "pe": 4, "simd": 1},
-        {"name": "pool0", "op": "maxpool", "kernel": 2},
-        {"name": "conv1", **_CONV, "out_channels": 32, "padding": 1, "weight_bits": 4,
-         "act_bits": 4, "pe": 4, "simd": 4},
-        {"name": "pool1", "op": "maxpool", "kernel": 2},
-        {"name": "fc0", "op": "fc", "out_features": 64, "weight_bits": 4, "act_bits": 4,
-         "pe": 4, "simd": 8},
-        {"name": "fc1", "op": "fc", "out_features": 10, "weight_bits": 4, "act_bits": None,
-         "pe": 1, "simd": 4}]}
 
-CIFAR_2BIT = {
-    "name": "cifar_2bit", "input": {"channels": 3, "height": 32, "width": 32, "bits": 8},
-    "layers": [
-        {"name": "conv0", **_CONV, "out_channels": 32, "padding": 0, "weight_bits": 2,
-         "act_bits": 2, "pe": 8, "simd": 3},
-        {"name": "conv1", **_CONV, "out_channels": 32, "padding": 1, "weight_bits": 2,
-         "act_bits": 2, "pe": 4, "simd": 8},
-        {"name": "pool0", "op": "maxpool", "kernel": 2},
-        {"name": "conv2", **_CONV, "out_channels": 64, "padding": 0, "weight_bits": 2,
-         "act_bits": 2, "pe": 16, "simd": 16},
-        {"name": "conv3", "op": "conv", "kernel": 1, "stride": 1, "out_channels": 48,
-         "padding": 0, "weight_bits": 2, "act_bits": 2, "pe": 6, "simd": 16},
-        {"name": "pool1", "op": "maxpool", "kernel": 2},
-        {"name": "fc0", "op": "fc", "out_features": 128, "weight_bits": 2, "act_bits": 2,
-         "pe": 8, "simd": 24},
-        {"name": "fc1", "op": "fc", "out_features": 10, "weight_bits": 8, "act_bits": None,
-         "pe": 2, "simd": 8}]}
+def _example(name: str) -> dict:
+    """The networks of bench/FINN_CHECK.md, shared with bench/finn_check.py."""
+    return json.loads((_EXAMPLES / f"finn_check_{name}.json").read_text())
+
+
+EXAMPLE = _example("example")
+
+CIFAR_2BIT = _example("cifar_2bit")
 
 #: finn-plus 1.6.1: node -> (layer, cycles, LUT, BRAM18, DSP)
 FINN_EXAMPLE = {
