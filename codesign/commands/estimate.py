@@ -1,6 +1,10 @@
-"""``codesign estimate NETWORK.json``: price a network on an FPGA, no training (torch-free).
+"""``codesign estimate NETWORK.json|MODEL.onnx``: price a network on an FPGA, no training.
 
-Reads the documented network JSON, chooses the cheapest legal folding that meets
+torch-free (onnx is imported only for a ``.onnx`` input).
+
+Reads the documented network JSON or a QONNX model (``.onnx``, read with
+:func:`hw_models.qonnx_reader.read_qonnx`; QONNX carries no folding, so every layer is
+"without pe/simd"), chooses the cheapest legal folding that meets
 ``--target-fps`` for layers without ``pe``/``simd`` (PE = SIMD = 1 without a target), and prints
 per-layer and total cycles, LUT, BRAM18, DSP and the frame rate (``--json``: the cost report).
 """
@@ -19,12 +23,14 @@ from hw_models.network import NetworkSpec
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "estimate", help="price a network (JSON) on an FPGA: cycles, LUT, BRAM18, DSP, fps",
+        "estimate",
+        help="price a network (JSON or QONNX) on an FPGA: cycles, LUT, BRAM18, DSP, fps",
         description="Price a network with the FINN-style analytical cost model. Layers without "
                     "pe/simd get the cheapest legal folding meeting --target-fps (PE = SIMD = 1 "
-                    "when no target is given).")
-    p.add_argument("network", metavar="NETWORK.json", help="network file (see README, "
-                   "'Network format')")
+                    "when no target is given). A .onnx file is read as QONNX (as exported for "
+                    "FINN); it carries no folding, so all its layers are folded this way.")
+    p.add_argument("network", metavar="NETWORK.json|MODEL.onnx",
+                   help="network file (see README, 'Network format') or a QONNX model (.onnx)")
     p.add_argument("--device", default="pynq-z1", help="target board (see `codesign devices`)")
     p.add_argument("--clock-mhz", type=float, default=None,
                    help="fabric clock in MHz (default: the board's)")
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(flag, f"got {value:g}", ["a number > 0"])
     model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant)
-    spec = NetworkSpec.load(args.network)
+    spec = load_network(args.network)
     check_folding(spec)
     if args.target_fps is not None:
         spec = fold_for_fps(spec, model, args.target_fps, missing_only=True)
@@ -56,6 +62,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report, spec, model, args.target_fps))
     return 0 if report.valid else 1
+
+
+def load_network(path: str) -> NetworkSpec:
+    """A NetworkSpec from the network JSON or, for a ``.onnx`` file, from QONNX."""
+    if str(path).lower().endswith(".onnx"):
+        from hw_models.qonnx_reader import read_qonnx  # imports onnx: only when needed
+
+        return read_qonnx(path)
+    return NetworkSpec.load(path)
 
 
 def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
