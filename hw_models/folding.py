@@ -237,3 +237,249 @@ def _choose(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...], budget: in
                 fastest = (speed, (pe, simd))
     assert fastest is not None
     return best_ok[1] if best_ok is not None else fastest[1]
+
+
+# ------------------------------------------------------------------------------ exact optimum
+#: default objective weights ``(LUT, BRAM18, DSP)``: minimise LUTs
+LUT_WEIGHTS: tuple[float, float, float] = (1.0, 0.0, 0.0)
+
+#: resources a folding is checked against the device for (``CostReport`` / ``Device`` fields)
+FIT_RESOURCES: tuple[str, ...] = ("lut", "bram18", "dsp", "uram")
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldOption:
+    """One legal ``(pe, simd)`` of a compute layer, priced with the max-pools it feeds."""
+
+    pe: int
+    simd: int
+    cycles: int
+    lut: int
+    bram18: int
+    dsp: int
+    uram: int
+
+    def score(self, weights: tuple[float, float, float]) -> float:
+        return weights[0] * self.lut + weights[1] * self.bram18 + weights[2] * self.dsp
+
+    def key(self, weights: tuple[float, float, float]) -> tuple[float, ...]:
+        """Objective first, then ``fold_for_fps``'s tie-breaks (fewer LUT, BRAM18, DSP, URAM,
+        smaller ``pe*simd``, smaller ``pe``): with :data:`LUT_WEIGHTS` the same choice."""
+        return (self.score(weights), self.lut, self.bram18, self.dsp, self.uram,
+                self.pe * self.simd, self.pe)
+
+
+def check_weights(weights: Any) -> tuple[float, float, float]:
+    """``(w_lut, w_bram18, w_dsp)``: three finite numbers >= 0, not all 0."""
+    try:
+        w = tuple(float(x) for x in weights)
+    except (TypeError, ValueError):
+        raise InputError("weights", f"got {weights!r}", ["three numbers LUT,BRAM18,DSP"]) from None
+    if len(w) != 3 or not all(math.isfinite(x) and x >= 0 for x in w) or not any(w):
+        raise InputError("weights", f"got {weights!r}",
+                         ["three finite numbers >= 0 (LUT,BRAM18,DSP), not all 0"])
+    return w  # type: ignore[return-value]
+
+
+def layer_options(spec: NetworkSpec, model: "FinnCostModel") -> dict[str, tuple[FoldOption, ...]]:
+    """``{compute layer: every legal (pe, simd) with its cycles and resources}``, the pools a
+    layer feeds priced with it (as :func:`fold_for_fps` does); sorted by cycles."""
+    pools = _pools_after(spec)
+    return {l.name: _options(model, _signature(l), pools.get(l.name, ()))
+            for l in spec.compute_layers}
+
+
+@lru_cache(maxsize=4096)
+def _options_cached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]
+                    ) -> tuple[FoldOption, ...]:
+    return _options_uncached(model, sig, pools)
+
+
+def _options(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]) -> tuple[FoldOption, ...]:
+    try:
+        return _options_cached(model, sig, pools)
+    except TypeError:  # unhashable model
+        return _options_uncached(model, sig, pools)
+
+
+def _options_uncached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]
+                      ) -> tuple[FoldOption, ...]:
+    opts = [FoldOption(pe, simd, *_group_cost(model, sig, pools, pe, simd))
+            for pe in legal_pe(sig) for simd in legal_simd(sig)]
+    return tuple(sorted(opts, key=lambda o: (o.cycles, o.pe * o.simd, o.pe)))
+
+
+def fixed_cycles(spec: NetworkSpec, model: "FinnCostModel") -> int:
+    """Cycles of the stages no folding choice changes (max-pools before the first compute
+    layer, priced as :meth:`FinnCostModel.estimate` prices them); 0 when there are none."""
+    grouped = {l.name for l in spec.compute_layers}
+    owner = None
+    for l in spec.layers:  # the pools _pools_after attaches to a compute layer
+        if l.is_compute:
+            owner = l.name
+        elif l.op == "maxpool" and owner is not None and l.stride <= l.kernel:
+            grouped.add(l.name)
+        else:
+            owner = None
+    report = model.estimate(spec)
+    return max((c.cycles for c in report.layers if c.name not in grouped), default=0)
+
+
+def min_cycles(spec: NetworkSpec, model: "FinnCostModel") -> int:
+    """The fewest cycles per frame any legal folding reaches (its frame rate is the highest)."""
+    opts = layer_options(spec, model)
+    return max([fixed_cycles(spec, model)] + [min(o.cycles for o in v) for v in opts.values()])
+
+
+def _choose_optimal(opts: dict[str, tuple[FoldOption, ...]], budget: int,
+                    weights: tuple[float, float, float]) -> dict[str, FoldOption] | None:
+    out: dict[str, FoldOption] = {}
+    for name, options in opts.items():
+        ok = [o for o in options if o.cycles <= budget]
+        if not ok:
+            return None
+        out[name] = min(ok, key=lambda o: o.key(weights))
+    return out
+
+
+def optimal_folding_for_budget(spec: NetworkSpec, model: "FinnCostModel", budget: int,
+                               weights: Any = LUT_WEIGHTS) -> NetworkSpec:
+    """:func:`optimal_folding` for a cycle budget ``T`` (cycles per frame) instead of a rate."""
+    w = check_weights(weights)
+    check_folding(spec)
+    opts = layer_options(spec, model)
+    fastest = min_cycles(spec, model)
+    chosen = _choose_optimal(opts, budget, w) if budget >= fastest else None
+    if chosen is None:
+        best = model.clock_mhz * 1e6 / fastest
+        raise InputError("target_fps", f"{model.clock_mhz * 1e6 / max(budget, 1):,.1f} frames/s "
+                         f"(a budget of {budget:,} cycles at {model.clock_mhz:g} MHz) is out of "
+                         f"reach: the fastest legal folding of '{spec.name}' needs {fastest:,} "
+                         f"cycles per frame", [f"<= {best:,.1f}"])
+    return spec.with_folding({n: (o.pe, o.simd) for n, o in chosen.items()})
+
+
+def optimal_folding(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
+                    weights: Any = LUT_WEIGHTS) -> NetworkSpec:
+    """The exactly cheapest legal folding meeting ``target_fps`` (existing PE/SIMD ignored).
+
+    Cost is ``w_lut * LUT + w_bram * BRAM18 + w_dsp * DSP`` (``weights``; default LUT alone).
+
+    Why per-layer minimisation is globally optimal:
+
+    1. a FINN dataflow pipeline's frame rate is set by its slowest stage,
+       ``fps = f_clk / max_i cycles_i``, so ``fps >= F`` holds exactly when every stage meets
+       ``cycles_i <= T = floor(f_clk / F)`` - a constraint on each layer *separately*;
+    2. resources (hence the weighted cost) are additive over layers: a layer's LUT/BRAM18/DSP
+       depend only on its own shape, bits and ``(pe, simd)`` (a max-pool's parallelism follows
+       the PE of the compute layer that feeds it, so it is priced with that layer, a "group");
+    3. hence the feasible set is the product of per-group feasible sets and the objective is a
+       sum of per-group terms: ``min sum_i c_i(x_i) s.t. x_i in X_i(T)`` equals
+       ``sum_i min_{x_i in X_i(T)} c_i(x_i)``.  Each per-group minimum is found *exhaustively*
+       over all legal divisor pairs (PE | MH, SIMD | MW and C_in), so the result is exact, not
+       a heuristic.  (FIFOs and data-width converters are not modelled; stages no folding
+       changes - pools before the first compute layer - are constants.)
+
+    With the default weights the choice equals ``fold_for_fps(spec, model, target_fps)`` when
+    every layer can meet the target; unlike it, an unreachable target raises
+    :class:`~fpga.errors.InputError` (field ``target_fps``, accepted: the highest rate).
+    Device capacity is not a constraint here: see :func:`check_fits`.
+    """
+    return optimal_folding_for_budget(spec, model, cycle_budget(model.clock_mhz, target_fps),
+                                      weights)
+
+
+def min_resources(spec: NetworkSpec, model: "FinnCostModel", budget: int) -> dict[str, int]:
+    """Per resource, the least any legal folding meeting ``budget`` uses (each minimised on its
+    own, so the resources need not be reachable together); fixed stages included."""
+    opts = layer_options(spec, model)
+    grouped_names = set(opts)
+    fixed = {r: 0 for r in FIT_RESOURCES}
+    report = model.estimate(spec.with_folding({n: (1, 1) for n in opts}))
+    pools = {p for l in spec.compute_layers for p in _pool_names_after(spec, l.name)}
+    for c in report.layers:
+        if c.name not in grouped_names and c.name not in pools:
+            for r in FIT_RESOURCES:
+                fixed[r] += getattr(c, r)
+    out = dict(fixed)
+    for options in opts.values():
+        ok = [o for o in options if o.cycles <= budget] or list(options)
+        for r in FIT_RESOURCES:
+            out[r] += min(getattr(o, r) for o in ok)
+    return out
+
+
+def _pool_names_after(spec: NetworkSpec, name: str) -> list[str]:
+    out, on = [], False
+    for l in spec.layers:
+        if l.is_compute:
+            on = l.name == name
+        elif on and l.op == "maxpool" and l.stride <= l.kernel:
+            out.append(l.name)
+        else:
+            on = False
+    return out
+
+
+def check_fits(spec: NetworkSpec, model: "FinnCostModel", folded: NetworkSpec,
+               budget: int) -> None:
+    """Raise InputError (field ``device``) if ``folded`` exceeds the device in some resource.
+
+    The message names the resource, what the folding uses, the device's capacity and the
+    cheapest any folding meeting the budget can use of it (:func:`min_resources`): when even
+    that exceeds the capacity no folding fits; otherwise another objective weighting may.
+    """
+    report = model.estimate(folded)
+    dev = model.device
+    over = [r for r in FIT_RESOURCES if getattr(report, r) > getattr(dev, r)]
+    if not over:
+        return
+    least = min_resources(spec, model, budget)
+    r = over[0]
+    used, cap, cheapest = getattr(report, r), getattr(dev, r), least[r]
+    if cheapest > cap:
+        why = (f"no folding meeting the target fits: the cheapest uses {cheapest:,} {r.upper()} "
+               f"(capacity {cap:,})")
+    else:
+        why = (f"the optimum uses {used:,} {r.upper()} (capacity {cap:,}); the cheapest folding "
+               f"in {r.upper()} alone uses {cheapest:,}: weight it (--objective weighted "
+               "--weights) or lower the target")
+    raise InputError("device", f"'{spec.name}' does not fit {dev.name}: {why}",
+                     [f"{x}: {getattr(report, x):,} used / {getattr(dev, x):,}"
+                      for x in FIT_RESOURCES])
+
+
+def pareto_foldings(spec: NetworkSpec, model: "FinnCostModel", weights: Any = LUT_WEIGHTS,
+                    max_points: int = 200) -> list[tuple[int, NetworkSpec]]:
+    """Every achievable frame rate with its cheapest folding: ``[(cycles, folded spec)]``,
+    fastest first, cost strictly falling.
+
+    The optimum at budget ``T`` changes only where ``T`` crosses a layer's option cycles, so
+    the budgets tried are the distinct option cycles ``>= min_cycles``; the achieved cycles of
+    each optimum (the slowest chosen stage) give its frame rate, and a point no cheaper than a
+    faster one is dropped (dominated).  More than ``max_points`` points are thinned to
+    ``max_points`` evenly spaced along the front (by rank), the fastest and the cheapest kept.
+    """
+    w = check_weights(weights)
+    if max_points < 2:
+        raise InputError("max_points", f"got {max_points!r}", ["an integer >= 2"])
+    check_folding(spec)
+    opts = layer_options(spec, model)
+    fixed = fixed_cycles(spec, model)
+    lo = max([fixed] + [min(o.cycles for o in v) for v in opts.values()])
+    budgets = sorted({o.cycles for v in opts.values() for o in v if o.cycles >= lo} | {lo})
+    points: list[tuple[int, float, dict[str, FoldOption]]] = []
+    for t in budgets:
+        chosen = _choose_optimal(opts, t, w)
+        assert chosen is not None
+        cost = sum(o.score(w) for o in chosen.values())
+        if points and cost >= points[-1][1]:
+            continue
+        cycles = max([fixed] + [o.cycles for o in chosen.values()])
+        points.append((cycles, cost, chosen))
+    if len(points) > max_points:
+        n = len(points)
+        keep = sorted({round(k * (n - 1) / (max_points - 1)) for k in range(max_points)})
+        points = [points[i] for i in keep]
+    return [(c, spec.with_folding({n: (o.pe, o.simd) for n, o in ch.items()}))
+            for c, _, ch in points]
