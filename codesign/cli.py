@@ -15,7 +15,7 @@ import sys
 from fpga.errors import InputError
 
 #: sub-command modules, in the order ``codesign --help`` lists them
-COMMANDS = ("devices", "estimate", "fold", "search", "export")
+COMMANDS = ("devices", "estimate", "fold", "search", "export", "calibrate")
 
 
 def build_parser() -> argparse.ArgumentParser:

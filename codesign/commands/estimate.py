@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"MVAU LUT formula: {' | '.join(LUT_VARIANTS)} "
                         f"(default {DEFAULT_LUT_VARIANT}, what finn-plus 1.6.1 estimates)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
+    p.add_argument("--calibrated", nargs="?", const="", default=None, metavar="MODEL.json",
+                   help="also apply a fitted calibration (`codesign calibrate`; default: the "
+                        "packaged one) and report calibrated LUT/BRAM18 totals with LOO error bands "
+                        "(totals.lut_band, totals.bram18_band); put it after NETWORK")
     p.set_defaults(func=run)
 
 
@@ -53,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.target_fps is not None:
         spec = fold_for_fps(spec, model, args.target_fps, missing_only=True)
     report = model.estimate(spec)
+    calibrated = getattr(args, "calibrated", None)
+    if calibrated is not None:
+        return _run_calibrated(args, spec, model, report, calibrated or None)
     if args.json:
         d = report.to_dict()
         d["network"] = spec.name
@@ -62,6 +69,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report, spec, model, args.target_fps))
     return 0 if report.valid else 1
+
+
+def _run_calibrated(args: argparse.Namespace, spec: NetworkSpec, model: FinnCostModel,
+                    report: CostReport, calibration: str | None) -> int:
+    """``--calibrated``: the calibrated report (JSON) or the plain table plus calibrated totals."""
+    from hw_models.calibration import CalibratedFinnModel
+
+    cal = CalibratedFinnModel(model.device, clock_mhz=args.clock_mhz, calibration=calibration,
+                              lut_variant=args.lut_variant)
+    creport = cal.estimate(spec)
+    if args.json:
+        d = creport.to_dict()
+        d["network"] = spec.name
+        if args.target_fps is not None:
+            d["target_fps"] = args.target_fps
+        print(json.dumps(d, indent=2))
+    else:
+        info = creport.calibration
+        print(format_report(report, spec, model, args.target_fps))
+        print(f"calibrated totals (calibration {info['version']}, fitted on {info['n_rows']} "
+              f"designs; band = LOO error, covers >= 80 % of held-out designs): "
+              f"LUT {creport.lut:,} [{creport.lut_band[0]:,}, {creport.lut_band[1]:,}], "
+              f"BRAM18 {creport.bram18:,} [{creport.bram18_band[0]:,}, {creport.bram18_band[1]:,}]")
+    return 0 if creport.valid else 1
 
 
 def load_network(path: str) -> NetworkSpec:
