@@ -16,7 +16,6 @@ Writes a table to stdout and ``bench/fold_vs_setfolding.json``.  Torch-free, sec
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codesign.data import load_dataset, train_val_split
+from codesign.data import load_dataset
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
 from codesign.search.loop import build_space
 from codesign.spaces.base import Candidate
 from codesign.supernet import build_supernet
-from codesign.supernet.train import TrainConfig, evaluate_subnet, train_supernet
+from codesign.supernet.train import TrainConfig, evaluate_subnet, tensor_splits, train_supernet
 
 
 def kendall_tau_b(a: list[float], b: list[float]) -> float:
@@ -80,9 +80,8 @@ def main() -> None:
     ids = sorted(truth)
     designs = {d["id"]: d for d in pareto["designs"]}
 
-    tr, va = train_val_split(len(data.train_x), req.val_size, req.seed)
-    tx, ty = torch.from_numpy(data.train_x[tr]), torch.from_numpy(data.train_y[tr]).long()
-    vx, vy = torch.from_numpy(data.train_x[va]), torch.from_numpy(data.train_y[va]).long()
+    sp = tensor_splits(data, req.val_size, req.seed)
+    tx, ty, vx, vy = sp.train_x, sp.train_y, sp.val_x, sp.val_y
     cpu = torch.device("cpu")
     out = {"designs": ids, "truth": [truth[i] for i in ids], "rules": {}}
     for rule in args.rules:

@@ -81,9 +81,9 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     """Export design ``which`` of ``run_dir`` into the folder ``out``; returns the report."""
     import torch
 
-    from codesign.data import load_dataset, train_val_split
+    from codesign.data import load_dataset
     from codesign.supernet import build_supernet
-    from codesign.supernet.train import accuracy, finetune, pick_device, to_float
+    from codesign.supernet.train import accuracy, finetune, pick_device, tensor_splits, to_float
     from fpga.export.folding_config import finn_folding_config
     from fpga.export.onnx_export import (export_qcdq, export_qonnx, qcdq_unsupported_reason,
                                          run_qcdq, run_qonnx, top1_agreement)
@@ -113,13 +113,9 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     supernet.load_state_dict(state["model"])
     supernet.to(device)
 
-    tr_idx, va_idx = train_val_split(len(data.train_x), request.val_size, request.seed)
-    train_x = torch.from_numpy(data.train_x[tr_idx])
-    train_y = torch.from_numpy(data.train_y[tr_idx]).long()
-    val_x = torch.from_numpy(data.train_x[va_idx])
-    val_y = torch.from_numpy(data.train_y[va_idx]).long()
-    test_x = torch.from_numpy(data.test_x)
-    test_y = torch.from_numpy(data.test_y).long()
+    sp = tensor_splits(data, request.val_size, request.seed)
+    train_x, train_y, val_x, val_y, test_x, test_y = (
+        sp.train_x, sp.train_y, sp.val_x, sp.val_y, sp.test_x, sp.test_y)
     calib = to_float(train_x[:request.calib_images], device)
     ft_kw = dict(lr=finetune_lr, batch_size=request.batch_size, seed=request.seed,
                  augment=request.dataset == "cifar10")

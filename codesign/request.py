@@ -1,14 +1,13 @@
 """SearchRequest: everything the user asked for, validated when built, saved in the run directory."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 from fpga.devices import get_device
-from fpga.errors import InputError
+from fpga.errors import InputError, read_json_file
 
 from codesign.data import DATASETS
 
@@ -107,13 +106,7 @@ class SearchRequest:
 
     @classmethod
     def load(cls, path: str | Path) -> "SearchRequest":
-        path = Path(path)
-        if not path.is_file():
-            raise InputError("request", f"{path} not found")
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            raise InputError("request", f"{path} is not valid JSON ({exc})") from None
+        return cls.from_dict(read_json_file(path, "request"))
 
     def differences(self, other: "SearchRequest") -> list[str]:
         """Fields that differ, ignoring the ones that may change on resume (trials)."""

@@ -43,7 +43,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import itertools
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from fpga.devices import list_devices
-from fpga.errors import InputError
+from fpga.errors import InputError, read_json_file
 from hw_models.cost import CostReport, FinnCostModel
 from hw_models.folding import check_folding
 from hw_models.network import NetworkSpec
@@ -131,14 +130,9 @@ def row_from_dict(raw: Any, i: int) -> CalibrationRow:
 def load_rows(path: str | Path) -> list[CalibrationRow]:
     """Rows from a JSON (list or ``{"rows": [...]}``) or CSV file (see the module doc)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("--data", f"no such file: {path}")
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv" and path.is_file():
         return _load_csv(path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError("--data", f"{path}: not valid JSON ({exc})") from None
+    data = read_json_file(path, "--data")
     raws = data.get("rows") if isinstance(data, Mapping) else data
     if not isinstance(raws, list):
         raise InputError("rows", "expected a list of rows (or an object with 'rows')")
@@ -158,13 +152,7 @@ def _load_csv(path: Path) -> list[CalibrationRow]:
             for key in CSV_FIELDS:
                 if rec.get(key) in (None, "") and key != "clock_mhz":
                     raise InputError(f"rows[{i}].{key}", "missing", list(CSV_FIELDS))
-            net_path = (path.parent / rec["network_path"])
-            if not net_path.is_file():
-                raise InputError(f"rows[{i}].network_path", f"no such file: {net_path}")
-            try:
-                net = json.loads(net_path.read_text())
-            except json.JSONDecodeError as exc:
-                raise InputError(f"rows[{i}].network_path", f"not valid JSON ({exc})") from None
+            net = read_json_file(path.parent / rec["network_path"], f"rows[{i}].network_path")
             raw = {"name": rec["name"], "device": rec["device"], "clock_mhz": rec.get("clock_mhz"),
                    "network": net, "lut": rec["lut"], "bram18": rec["bram18"]}
             rows.append(row_from_dict(raw, i))
@@ -402,14 +390,8 @@ def load_calibration(source: str | Path | Mapping[str, Any] | None = None) -> di
         data = dict(source)
         where = "calibration"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise InputError("--calibrated", f"no such file: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError("--calibrated", f"{path}: not valid JSON ({exc})") from None
-        where = str(path)
+        data = read_json_file(source, "--calibrated")
+        where = str(source)
     if not isinstance(data, dict):
         raise InputError("calibration", f"{where}: expected an object")
     if data.get("schema") != SCHEMA:

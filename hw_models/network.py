@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from fpga.errors import InputError
+from fpga.errors import InputError, read_json_file
 
 OPS = ("conv", "maxpool", "fc")
 _COMPUTE_OPS = ("conv", "fc")
@@ -243,14 +243,7 @@ class NetworkSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> "NetworkSpec":
-        path = Path(path)
-        if not path.is_file():
-            raise InputError("network", f"file not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError("network", f"{path} is not valid JSON ({exc})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(read_json_file(path, "network"))
 
     # ---------- views ----------
     def to_dict(self) -> dict[str, Any]:

@@ -61,14 +61,18 @@ def run(args: argparse.Namespace) -> int:
     if calibrated is not None:
         return _run_calibrated(args, spec, model, report, calibrated or None)
     if args.json:
-        d = report.to_dict()
-        d["network"] = spec.name
-        if args.target_fps is not None:
-            d["target_fps"] = args.target_fps
-        print(json.dumps(d, indent=2))
+        _print_json(report.to_dict(), spec, args)
     else:
         print(format_report(report, spec, model, args.target_fps))
     return 0 if report.valid else 1
+
+
+def _print_json(d: dict, spec: NetworkSpec, args: argparse.Namespace) -> None:
+    """The ``--json`` output: the report's dict plus the network name and the target asked for."""
+    d["network"] = spec.name
+    if args.target_fps is not None:
+        d["target_fps"] = args.target_fps
+    print(json.dumps(d, indent=2))
 
 
 def _run_calibrated(args: argparse.Namespace, spec: NetworkSpec, model: FinnCostModel,
@@ -80,11 +84,7 @@ def _run_calibrated(args: argparse.Namespace, spec: NetworkSpec, model: FinnCost
                               lut_variant=args.lut_variant)
     creport = cal.estimate(spec)
     if args.json:
-        d = creport.to_dict()
-        d["network"] = spec.name
-        if args.target_fps is not None:
-            d["target_fps"] = args.target_fps
-        print(json.dumps(d, indent=2))
+        _print_json(creport.to_dict(), spec, args)
     else:
         info = creport.calibration
         print(format_report(report, spec, model, args.target_fps))

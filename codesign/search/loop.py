@@ -21,18 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from fpga.devices import get_device
-from fpga.errors import InputError
+from fpga.errors import InputError, read_json_file
 from hw_models.cost import FinnCostModel
 from hw_models.folding import fold_for_fps
 from hw_models.network import NetworkSpec
 
-from codesign.data import ImageDataset, load_dataset, train_val_split
+from codesign.data import ImageDataset, load_dataset
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
-from codesign.search.pareto import (FPGA_OBJECTIVES, best, knee, non_dominated, plot_pareto,
+from codesign.search.pareto import (FPGA_OBJECTIVES, best, knee, mark_front, plot_pareto,
                                     write_pareto)
 from codesign.search.strategies import get_strategy
 from codesign.spaces.base import Candidate, SearchSpace, get_space
@@ -170,7 +169,8 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     import torch
 
     from codesign.supernet import build_supernet
-    from codesign.supernet.train import TrainConfig, evaluate_subnet, pick_device, train_supernet
+    from codesign.supernet.train import (TrainConfig, evaluate_subnet, pick_device,
+                                         tensor_splits, train_supernet)
 
     t_start = time.perf_counter()
     data = load_dataset(request.dataset, request.data_dir)
@@ -182,11 +182,8 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
 
     # --- data: train / validation split carved from the training set (test set untouched)
-    tr_idx, va_idx = train_val_split(len(data.train_x), request.val_size, request.seed)
-    train_x = torch.from_numpy(data.train_x[tr_idx])
-    train_y = torch.from_numpy(data.train_y[tr_idx]).long()
-    val_x = torch.from_numpy(data.train_x[va_idx])
-    val_y = torch.from_numpy(data.train_y[va_idx]).long()
+    sp = tensor_splits(data, request.val_size, request.seed)
+    train_x, train_y, val_x, val_y = sp.train_x, sp.train_y, sp.val_x, sp.val_y
     calib_x = train_x[:request.calib_images]
 
     # --- supernet
@@ -246,9 +243,7 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     bar.close()
     search_s = time.perf_counter() - t0
 
-    designs = designs_from_study(study)
-    for d, f in zip(designs, non_dominated(designs)):
-        d["on_front"] = f
+    designs = mark_front(designs_from_study(study))  # knee() below needs the front
     pareto = write_pareto(run_dir / "pareto.json", request.to_dict(), designs,
                           objectives=[{"name": n, "sense": s} for n, s in FPGA_OBJECTIVES],
                           dataset=data.note, space=space.config(),
@@ -260,8 +255,7 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     plot_pareto(run_dir / "pareto.png", designs, budgets,
                 title=f"{data.note} on {request.device}: LUT <= {budgets['lut']:,.0f}"
                       + (f", >= {request.min_fps:,.0f} frames/s" if request.min_fps else ""))
-    import json
-    return json.loads(pareto.read_text())
+    return pareto
 
 
 def designs_from_study(study: Any) -> list[dict[str, Any]]:
@@ -292,15 +286,10 @@ def _id_at(designs: list[dict[str, Any]], i: int | None) -> int | None:
 
 def load_pareto(run_dir: str | Path) -> dict[str, Any]:
     """Read ``RUN_DIR/pareto.json`` with a clear error when it is not a finished run."""
-    import json
-
     path = Path(run_dir) / "pareto.json"
     if not path.is_file():
         raise InputError("RUN_DIR", f"{path} not found (is {run_dir} a finished codesign search?)")
-    try:
-        d = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError("RUN_DIR", f"{path} is not valid JSON ({exc})") from None
+    d = read_json_file(path, "RUN_DIR")
     if d.get("schema") != 1:
         raise InputError("pareto.schema", f"got {d.get('schema')!r}", [1])
     return d

@@ -76,14 +76,24 @@ def best(designs: Sequence[Mapping[str, Any]]) -> int | None:
     return min(ok, key=lambda i: (-designs[i]["accuracy"], designs[i]["lut"]))
 
 
-def write_pareto(path: str | Path, request: Mapping[str, Any],
-                 designs: list[dict[str, Any]], **extra: Any) -> Path:
-    """Write ``pareto.json`` (schema 1): the request and every priced design, front marked."""
-    flags = non_dominated(designs)
-    for d, f in zip(designs, flags):
+def mark_front(designs: list[dict[str, Any]],
+               objectives: Sequence[tuple[str, str]] = FPGA_OBJECTIVES) -> list[dict[str, Any]]:
+    """Set each design's ``on_front`` flag (in place) and return the list."""
+    for d, f in zip(designs, non_dominated(designs, objectives)):
         d["on_front"] = f
-    return atomic_write_json(path, {"schema": SCHEMA, "request": dict(request),
-                                    "designs": designs, **extra})
+    return designs
+
+
+def write_pareto(path: str | Path, request: Mapping[str, Any],
+                 designs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """Write ``pareto.json`` (schema 1): the request and every priced design, front marked.
+
+    Returns the content written.
+    """
+    content = {"schema": SCHEMA, "request": dict(request), "designs": mark_front(designs),
+               **extra}
+    atomic_write_json(path, content)
+    return content
 
 
 def plot_pareto(path: str | Path, designs: Sequence[Mapping[str, Any]],

@@ -43,6 +43,29 @@ class TrainConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Splits:
+    """A data set as uint8 image / int64 label tensors: train, validation (carved from the
+    training set, seeded) and test."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def tensor_splits(data: Any, val_size: int, seed: int) -> Splits:
+    """The train/validation/test tensors of an :class:`~codesign.data.ImageDataset`."""
+    from codesign.data import train_val_split
+
+    tr, va = train_val_split(len(data.train_x), val_size, seed)
+    as_x, as_y = torch.from_numpy, (lambda a: torch.from_numpy(a).long())
+    return Splits(as_x(data.train_x[tr]), as_y(data.train_y[tr]), as_x(data.train_x[va]),
+                  as_y(data.train_y[va]), as_x(data.test_x), as_y(data.test_y))
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
