@@ -22,8 +22,13 @@ An argument left ``None`` takes the template's value (``pe``/``simd`` unset ther
 network.  Max-pools are priced as in :meth:`FinnCostModel.estimate` (depthwise generator + Pool
 at :func:`fpga.export.folding_config.pool_parallelism`, computed per candidate).
 
+The stages between layers are priced as the scalar model does: the input thresholding (when
+``template.input.thresholding``), data-width converters where stream widths differ, the FIFO
+allowance, and the I/O cap on fps.
+
 Supported settings: ``lut_variant`` ``finn2026`` / ``finn2022``, ``weight_mem`` ``block``,
-``swg_impl`` ``rtl``, ``res_type`` ``lut`` / ``dsp``.  Any other setting, and templates the
+``swg_impl`` ``rtl``, ``res_type`` ``lut`` / ``dsp``, any ``fifo_depth``, ``interconnect`` and
+``io_profile``; ops conv, fc and maxpool (a depthwise conv raises NotImplementedError).  Any other setting, and templates the
 scalar model would report partly unsupported (a max-pool with stride > kernel), raise
 :class:`NotImplementedError` naming the setting - never a silently different number.
 Illegal candidates raise :class:`~fpga.errors.InputError` (a ``ValueError``) naming the layer,
@@ -40,7 +45,8 @@ import numpy as np
 from fpga.errors import InputError
 from fpga.export.folding_config import conv_needs_swg
 from hw_models.cost import FinnCostModel, _unsupported_reason
-from hw_models.finn_ops import MVAU
+from hw_models.finn_ops import MVAU, StreamingFIFO, Thresholding
+from hw_models.io_cap import frame_bytes
 from hw_models.network import MAX_BITS, NetworkSpec
 
 __all__ = ["BatchPricer", "SUPPORTED_SETTINGS"]
@@ -142,7 +148,8 @@ class BatchPricer:
                     "FinnCostModel.estimate")
         for layer in template.layers:
             if layer.op not in ("conv", "fc", "maxpool"):
-                raise NotImplementedError(f"BatchPricer: layer '{layer.name}' op {layer.op!r}")
+                raise NotImplementedError(f"BatchPricer: layer '{layer.name}' op {layer.op!r} "
+                                          "is not vectorized; price it with FinnCostModel")
             if layer.op == "maxpool":
                 reason = _unsupported_reason(layer)
                 if reason:
@@ -186,6 +193,40 @@ class BatchPricer:
                      for l in layers if l.op == "maxpool"}
         self._first_is_fc = template.layers[0].op == "fc"
         self._first_c = template.layers[0].in_channels
+        inp = template.input
+        self._in_bytes = frame_bytes(inp.channels * inp.height * inp.width, inp.bits)
+        # thresholding LUT/BRAM per input PE (a divisor of the input channels)
+        self._th = None
+        if inp.thresholding:
+            th = np.zeros((3, inp.channels + 1), dtype=_I)
+            for d in range(1, inp.channels + 1):
+                if inp.channels % d == 0:
+                    t = Thresholding(inp.channels, inp.height, inp.width, d, inp.bits)
+                    th[:, d] = (t.lut(), t.bram18(), t.cycles())
+            self._th = th
+        self._fifo: dict[int, tuple[int, int]] = {}
+
+    def _fifo_cost(self, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """LUT and RAMB18 of the FIFO allowance at each stream width (scalar model, tabulated)."""
+        u, inv = np.unique(width, return_inverse=True)
+        for x in u.tolist():
+            if x not in self._fifo:
+                f = StreamingFIFO(self.model.fifo_depth, int(x))
+                self._fifo[x] = (f.lut(), f.bram18())
+        lut = np.array([self._fifo[x][0] for x in u.tolist()], dtype=_I)[inv]
+        br = np.array([self._fifo[x][1] for x in u.tolist()], dtype=_I)[inv]
+        return lut.reshape(width.shape), br.reshape(width.shape)
+
+    @staticmethod
+    def _dwc(inw: np.ndarray, outw: np.ndarray, frame_bits: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Data-width converters where ``inw != outw``: (present, LUT, cycles), as finn_ops."""
+        present = inw != outw
+        intw = np.lcm(inw, outw)
+        lut = (np.where(inw != intw, np.abs(np.ceil(np.log2(inw / intw))) + intw, 0)
+               + np.where(intw != outw, np.abs(np.ceil(np.log2(intw / outw))) + outw, 0))
+        cyc = np.maximum(_cdiv(frame_bits, inw), _cdiv(frame_bits, outw))
+        return present, np.where(present, lut, 0).astype(_I), np.where(present, cyc, 0)
 
     # -------------------------------------------------------------- setup helpers
     def _acc_table(self, mw: int, mh: int) -> np.ndarray:
@@ -298,14 +339,51 @@ class BatchPricer:
                   else np.gcd(self._first_c, c["simd"][0]))
         variant = self.model.lut_variant
         dsp_mult = self.model.res_type == "dsp"
+        link = self.model.interconnect
+        fifo = link and self.model.fifo_depth > 0
+        # the stream entering each layer: width in bits and bits per frame (None: the input,
+        # fed at the first layer's width, needs no converter)
+        prev_w: np.ndarray | None = None
+        prev_fb: np.ndarray | None = None
+        th_lut = th_br = th_cyc = None
+        if self._th is not None:
+            th_lut, th_br, th_cyc = (self._th[0][stream], self._th[1][stream],
+                                     self._th[2][stream])
+            inp = self.template.input
+            prev_w = stream * inp.bits
+            prev_fb = np.full(n, inp.channels * inp.height * inp.width * inp.bits, dtype=_I)
         for k, l in enumerate(self._layers):
             a = in_bits0 if l.in_col < 0 else c["act_bits"][l.in_col]
+            # --- the stages in front of the layer (input thresholding, DWC, FIFO)
+            x_lut = np.zeros(n, dtype=_I)
+            x_br = np.zeros(n, dtype=_I)
+            x_cyc = np.zeros(n, dtype=_I)
+            if k == 0 and th_lut is not None:
+                x_lut, x_br, x_cyc = x_lut + th_lut, x_br + th_br, th_cyc.copy()
+                crit += th_cyc
+            in_par = self._div[l.index][stream] if l.op == "maxpool" else c["simd"][l.col]
+            width = in_par * a
+            if link and prev_w is not None:
+                _, d_lut, d_cyc = self._dwc(prev_w, width, prev_fb)
+                x_lut += d_lut
+                x_cyc = np.maximum(x_cyc, d_cyc)
+                crit += d_cyc
+            if fifo and k > 0:
+                f_lut, f_br = self._fifo_cost(width)
+                x_lut += f_lut
+                x_br += f_br
             if l.op == "maxpool":
                 par = self._div[l.index][stream]
                 stream = par
                 (swg_cyc, pool_cyc), lu, br = self._maxpool(l, par, a)
-                cyc_all[k] = np.maximum(swg_cyc, pool_cyc)
+                lu, br = lu + x_lut, br + x_br
+                cyc_all[k] = np.maximum(np.maximum(swg_cyc, pool_cyc), x_cyc)
                 crit += swg_cyc + pool_cyc
+                prev_w = par * a
+                prev_fb = l.c_in * l.out_h * l.out_w * a
+                if fifo and k == L - 1:
+                    f_lut, f_br = self._fifo_cost(prev_w)
+                    lu, br = lu + f_lut, br + f_br
                 lut += lu
                 bram += br
                 if per_layer:
@@ -347,6 +425,14 @@ class BatchPricer:
                     layer_cyc = np.maximum(layer_cyc, swg_cyc)
                     lu = lu + 300
                     br = br + swg_br
+            ob_eff = np.where(ob > 0, ob, self._acc[j][wb, a].astype(_I))
+            prev_w = p * ob_eff
+            prev_fb = l.mh * (l.out_h * l.out_w if l.op == "conv" else 1) * ob_eff
+            lu, br = lu + x_lut, br + x_br
+            if fifo and k == L - 1:
+                f_lut, f_br = self._fifo_cost(prev_w)
+                lu, br = lu + f_lut, br + f_br
+            layer_cyc = np.maximum(layer_cyc, x_cyc)
             cyc_all[k] = layer_cyc
             lut += lu
             bram += br
@@ -359,10 +445,20 @@ class BatchPricer:
         cycles = cyc_all.max(axis=0)
         bottleneck = np.argmax(cyc_all == cycles, axis=0).astype(_I)  # first slowest layer
         with np.errstate(divide="ignore"):
-            fps = np.where(cycles > 0, self._fclk / cycles, 0.0)
+            fps_compute = np.where(cycles > 0, self._fclk / cycles, 0.0)
+        fps = fps_compute
+        if self.model.io.t_host_us is not None:
+            last = self._layers[-1]
+            elems = (last.c_in * last.out_h * last.out_w if last.op == "maxpool"
+                     else last.mh * (last.out_h * last.out_w if last.op == "conv" else 1))
+            out_bits = prev_fb // elems  # bits per output value of each candidate
+            u, inv = np.unique(out_bits, return_inverse=True)
+            caps = np.array([self.model.io.fps_cap(self._in_bytes, frame_bytes(elems, int(b)),
+                                                   self.clock_mhz) for b in u.tolist()])
+            fps = np.minimum(fps_compute, caps[inv].reshape(out_bits.shape))
         out = {"lut": lut, "bram18": bram, "dsp": dsp, "uram": np.zeros(n, dtype=_I),
                "cycles_per_frame": cycles, "fps": fps, "bottleneck": bottleneck,
-               "critical_path_cycles": crit}
+               "critical_path_cycles": crit, "fps_compute": fps_compute}
         if per_layer:
             out["layer_cycles"] = cyc_all.T.copy()
             out.update({f"layer_{k}": v.T.copy() for k, v in per.items()})

@@ -25,7 +25,7 @@ linear correction on whole designs::
   LOO cases, floored at ``min_rel_band`` (default 0.20, reference section 10: "at least
   +/-20 %").  A calibrated estimate reports ``[pred * (1 - q), pred * (1 + q)]``.
 
-The packaged fit (``calibration_data/finn_calibration_v1.json``) is made from the rows in
+The packaged fit (``calibration_data/finn_calibration_v2.json``) is made from the rows in
 ``calibration_data/published_rows_v1.json``, extracted from the published-build table by
 :func:`extract_published_rows`; ``codesign calibrate`` refits from those or from user rows.
 
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 DATA_DIR = Path(__file__).resolve().parent / "calibration_data"
-DEFAULT_MODEL_PATH = DATA_DIR / "finn_calibration_v1.json"
+DEFAULT_MODEL_PATH = DATA_DIR / "finn_calibration_v2.json"
 DEFAULT_ROWS_PATH = DATA_DIR / "published_rows_v1.json"
 #: stage op types counted as "MVAU" LUT (everything else is "other")
 MVAU_OPS = frozenset({"MVAU", "VVAU"})
@@ -328,7 +328,7 @@ def loo(F: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> np.ndarray:
 
 def fit_calibration(rows: Sequence[CalibrationRow], settings: Mapping[str, str] | None = None,
                     coverage: float = 0.8, min_rel_band: float = 0.20,
-                    version: str = "v1") -> dict[str, Any]:
+                    version: str = "v2") -> dict[str, Any]:
     """Fit the LUT and BRAM18 corrections on ``rows``; returns the versioned model JSON object."""
     if len(rows) < 3:
         raise InputError("rows", f"need at least 3 rows to fit and leave one out, got {len(rows)}")
@@ -336,6 +336,7 @@ def fit_calibration(rows: Sequence[CalibrationRow], settings: Mapping[str, str] 
     if len(set(names)) != len(names):
         raise InputError("rows[].name", "row names must be unique")
     settings = dict(settings or FinnCostModel().settings)
+    settings.pop("io_profile", None)  # frame-rate only: the LUT/BRAM fit does not depend on it
     feats = [row_features(r, settings) for r in rows]
     F_lut = np.array([[f["mvau_lut"], f["other_lut"]] for f in feats])
     F_bram = np.array([[f["bram18"]] for f in feats])
@@ -431,7 +432,7 @@ class CalibratedCostReport(CostReport):
 class CalibratedFinnModel:
     """:class:`FinnCostModel` plus the fitted correction and its LOO error band.
 
-    ``calibration``: None (packaged ``finn_calibration_v1.json``), a path, or a model mapping.
+    ``calibration``: None (packaged ``finn_calibration_v2.json``), a path, or a model mapping.
     The FINN formula settings come from the calibration (they are what it was fitted on);
     passing a different one raises InputError naming it.
     """
@@ -442,8 +443,9 @@ class CalibratedFinnModel:
                  calibration: str | Path | Mapping[str, Any] | None = None, **finn_kw: str) -> None:
         self.calibration = load_calibration(calibration)
         fitted = dict(self.calibration["settings"].get("finn", {}))
+        fitted.pop("io_profile", None)
         for key, value in finn_kw.items():
-            if key in fitted and fitted[key] != value:
+            if key in fitted and fitted[key] != value and value is not None:
                 raise InputError(key, f"{value!r} differs from the calibration's {fitted[key]!r} "
                                  f"(refit with `codesign calibrate` for other settings)", [fitted[key]])
         self.base = FinnCostModel(device, clock_mhz=clock_mhz, **{**finn_kw, **fitted})

@@ -30,10 +30,16 @@ from fpga.devices import Device, get_device
 from fpga.errors import InputError
 from fpga.export.folding_config import conv_needs_swg, pool_parallelism
 from hw_models.finn_ops import (DEFAULT_LUT_VARIANT, LUT_VARIANTS, RES_TYPES, SWG_IMPLS,
-                                WEIGHT_MEMORIES, MVAU, ConvolutionInputGenerator, FinnOp,
-                                FMPadding, Pool, StageCost)
+                                VVAU, WEIGHT_MEMORIES, MVAU, ConvolutionInputGenerator,
+                                DataWidthConverter, FinnOp, FMPadding, Pool, StageCost,
+                                StreamingFIFO, Thresholding)
 from hw_models.folding import check_layer_folding
+from hw_models.io_cap import IOProfile, frame_bytes, get_profile
 from hw_models.network import LayerSpec, NetworkSpec
+
+#: depth of the FIFO the model places at every layer boundary (an allowance: FINN sizes FIFOs
+#: by simulation after its estimate, see :class:`~hw_models.finn_ops.StreamingFIFO`)
+DEFAULT_FIFO_DEPTH = 32
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +99,13 @@ class CostReport:
     critical_path_cycles: int = 0
     model: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
+    fps_compute: float = 0.0
+    fps_io_cap: float | None = None
+
+    @property
+    def io_bound(self) -> bool:
+        """True when the host/DMA path, not the slowest stage, sets the frame rate."""
+        return self.fps_io_cap is not None and self.fps_io_cap < self.fps_compute
 
     @property
     def valid(self) -> bool:
@@ -111,14 +124,17 @@ class CostReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form (``codesign estimate --json``); keys beyond the schema are
-        ``critical_path_cycles``, ``valid``, ``model``, ``settings`` and per layer ``uram`` and
-        ``stages``."""
+        ``critical_path_cycles``, ``valid``, ``model``, ``settings``, ``fps_compute`` (the
+        pipeline's rate), ``fps_io_cap`` (the host path's, ``None`` without a cap), ``io_bound``
+        and per layer ``uram`` and ``stages``."""
         return {"device": self.device, "clock_mhz": self.clock_mhz, "totals": self.totals,
                 "cycles_per_frame": self.cycles_per_frame, "fps": self.fps,
                 "bottleneck": self.bottleneck, "layers": [l.to_dict() for l in self.layers],
                 "unsupported": [dict(u) for u in self.unsupported],
                 "critical_path_cycles": self.critical_path_cycles, "valid": self.valid,
-                "model": self.model, "settings": dict(self.settings)}
+                "model": self.model, "settings": dict(self.settings),
+                "fps_compute": self.fps_compute, "fps_io_cap": self.fps_io_cap,
+                "io_bound": self.io_bound}
 
     def violations(self, max_lut: float | None = None, max_bram18: float | None = None,
                    max_dsp: float | None = None, min_fps: float | None = None,
@@ -149,18 +165,22 @@ def _check_positive(name: str, v: Any) -> float:
 
 def build_report(device: str, clock_mhz: float, layers: list[LayerCost],
                  unsupported: list[dict[str, str]], model: str = "",
-                 settings: Mapping[str, Any] | None = None) -> CostReport:
-    """Totals, slowest stage, fps and critical path from per-layer costs (reference section 2)."""
+                 settings: Mapping[str, Any] | None = None,
+                 fps_io_cap: float | None = None) -> CostReport:
+    """Totals, slowest stage, fps and critical path from per-layer costs (reference section 2);
+    ``fps = min(f_clk / max_i c_i, fps_io_cap)`` (section 10.1)."""
     cycles = max((l.cycles for l in layers), default=0)
     bottleneck = next((l.name for l in layers if l.cycles == cycles), None) if layers else None
-    fps = clock_mhz * 1e6 / cycles if cycles > 0 else 0.0
+    fps_compute = clock_mhz * 1e6 / cycles if cycles > 0 else 0.0
+    fps = fps_compute if fps_io_cap is None else min(fps_compute, fps_io_cap)
     crit = sum(s.cycles for l in layers for s in l.stages) or sum(l.cycles for l in layers)
     return CostReport(device=device, clock_mhz=float(clock_mhz),
                       lut=sum(l.lut for l in layers), bram18=sum(l.bram18 for l in layers),
                       dsp=sum(l.dsp for l in layers), uram=sum(l.uram for l in layers),
                       cycles_per_frame=cycles, fps=fps, bottleneck=bottleneck,
                       layers=tuple(layers), unsupported=tuple(unsupported),
-                      critical_path_cycles=crit, model=model, settings=dict(settings or {}))
+                      critical_path_cycles=crit, model=model, settings=dict(settings or {}),
+                      fps_compute=fps_compute, fps_io_cap=fps_io_cap)
 
 
 # ------------------------------------------------------------------------------ role + registry
@@ -225,7 +245,8 @@ class FinnCostModel(CostModel):
 
     def __init__(self, device: Device | str = "pynq-z1", clock_mhz: float | None = None,
                  lut_variant: str = DEFAULT_LUT_VARIANT, weight_mem: str = "block", swg_impl: str = "rtl",
-                 res_type: str = "lut") -> None:
+                 res_type: str = "lut", fifo_depth: int = DEFAULT_FIFO_DEPTH,
+                 io_profile: str | None = None, interconnect: bool = True) -> None:
         self.device = get_device(device)
         clk = self.device.clock_mhz if clock_mhz is None else clock_mhz
         self.clock_mhz = _check_positive("clock_mhz", clk)
@@ -235,14 +256,40 @@ class FinnCostModel(CostModel):
                                      ("res_type", res_type, RES_TYPES)):
             if value not in accepted:
                 raise InputError(key, f"unknown value {value!r}", accepted)
+        if weight_mem == "ultra" and self.device.uram == 0:
+            raise InputError("weight_mem", f"'ultra' (UltraRAM) asked for, but {self.device.name} "
+                             f"({self.device.part}) has no URAM",
+                             [m for m in WEIGHT_MEMORIES if m != "ultra"])
+        if res_type == "dsp" and self.device.dsp == 0:
+            raise InputError("res_type", f"'dsp' asked for, but {self.device.name} has no DSP",
+                             ["lut"])
         self.lut_variant, self.weight_mem = lut_variant, weight_mem
         self.swg_impl, self.res_type = swg_impl, res_type
+        if isinstance(fifo_depth, bool) or not isinstance(fifo_depth, int) or fifo_depth < 0:
+            raise InputError("fifo_depth", f"got {fifo_depth!r}",
+                             ["an integer >= 0 (0: no FIFO allowance)"])
+        self.fifo_depth = fifo_depth
+        if not isinstance(interconnect, bool):
+            raise InputError("interconnect", f"got {interconnect!r}", [True, False])
+        self.interconnect = interconnect
+        self.io: IOProfile = get_profile(io_profile, self.device)
+
+    @classmethod
+    def finn_view(cls, *args: Any, **kw: Any) -> "FinnCostModel":
+        """The model as FINN's own estimate reports a design: dataflow nodes only (no FIFOs or
+        width converters, which FINN inserts later) and no I/O cap.  For comparisons with FINN
+        and with published FINN estimates."""
+        kw.setdefault("interconnect", False)
+        kw.setdefault("io_profile", "none")
+        return cls(*args, **kw)
 
     # --- identity (models are cache keys for folding searches)
     @property
     def settings(self) -> dict[str, str]:
         return {"lut_variant": self.lut_variant, "weight_mem": self.weight_mem,
-                "swg_impl": self.swg_impl, "res_type": self.res_type}
+                "swg_impl": self.swg_impl, "res_type": self.res_type,
+                "interconnect": self.interconnect, "fifo_depth": self.fifo_depth,
+                "io_profile": self.io.name}
 
     def _formula_key(self) -> tuple[str, str, str, str]:
         return self.lut_variant, self.weight_mem, self.swg_impl, self.res_type
@@ -250,10 +297,13 @@ class FinnCostModel(CostModel):
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, FinnCostModel) and self.device == other.device
                 and self.clock_mhz == other.clock_mhz
-                and self._formula_key() == other._formula_key())
+                and self._formula_key() == other._formula_key()
+                and (self.interconnect, self.fifo_depth, self.io)
+                == (other.interconnect, other.fifo_depth, other.io))
 
     def __hash__(self) -> int:
-        return hash((self.device.name, self.clock_mhz, self._formula_key()))
+        return hash((self.device.name, self.clock_mhz, self._formula_key(), self.interconnect,
+                     self.fifo_depth, self.io.name))
 
     def __repr__(self) -> str:
         extra = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
@@ -287,7 +337,11 @@ class FinnCostModel(CostModel):
         return dataclasses.replace(cost, name=layer.name)
 
     def estimate(self, spec: NetworkSpec) -> CostReport:
+        """Every stage of the accelerator: the layers' FINN nodes, the input thresholding (when
+        ``spec.input.thresholding``), a FIFO allowance at every layer boundary and the output,
+        data-width converters where stream widths differ, and the I/O cap on fps."""
         layers: list[LayerCost] = []
+        priced: list[LayerSpec] = []
         unsupported: list[dict[str, str]] = []
         for i, layer in enumerate(spec.layers):
             check_layer_folding(layer, i)
@@ -300,9 +354,84 @@ class FinnCostModel(CostModel):
                 continue
             if layer.op == "maxpool":
                 layer = dataclasses.replace(layer, pe=pool_pe.get(layer.name, 1))
+            priced.append(layer)
             layers.append(self.layer_cost(layer))
+        cap = None
+        if priced:
+            layers = self._with_interconnect(spec, priced, layers)
+            last = priced[-1]
+            cap = self.io.fps_cap(
+                frame_bytes(spec.input.channels * spec.input.height * spec.input.width,
+                            spec.input.bits),
+                frame_bytes(last.out_channels * last.out_h * last.out_w, self._out_bits(last)),
+                self.clock_mhz)
         return build_report(self.device.name, self.clock_mhz, layers, unsupported,
-                            model=self.name, settings=self.settings)
+                            model=self.name, settings=self.settings, fps_io_cap=cap)
+
+    # --- the stages between layers
+    def _out_bits(self, l: LayerSpec) -> int:
+        """Bits per output value: the activation, or the accumulator of a layer without one."""
+        if not l.is_compute:
+            return l.in_bits
+        if l.act_bits is not None:
+            return l.act_bits
+        engine = self.stages(l)[-1]
+        return int(engine.acc_bits())  # type: ignore[attr-defined]
+
+    def _with_interconnect(self, spec: NetworkSpec, priced: list[LayerSpec],
+                           costs: list[LayerCost]) -> list[LayerCost]:
+        out: list[LayerCost] = []
+        prev_width: int | None = None
+        prev_bits = 0
+        inp = spec.input
+        for k, (l, cost) in enumerate(zip(priced, costs)):
+            extra: list[StageCost] = []
+            if k == 0 and inp.thresholding:
+                th = input_thresholding(spec, l)
+                extra.append(th.cost())
+                prev_width, prev_bits = th.pe * inp.bits, inp.channels * inp.height * inp.width * inp.bits
+            width = stream_in_width(l)
+            link = self.interconnect
+            if link and prev_width is not None and prev_width != width:
+                extra.append(DataWidthConverter(prev_width, width, prev_bits).cost())
+            if link and self.fifo_depth and k > 0:
+                extra.append(StreamingFIFO(self.fifo_depth, width).cost())
+            tail: list[StageCost] = []
+            out_bits = self._out_bits(l)
+            prev_width = stream_out_width(l, out_bits)
+            prev_bits = l.out_channels * l.out_h * l.out_w * out_bits
+            if link and self.fifo_depth and k == len(priced) - 1:
+                tail.append(StreamingFIFO(self.fifo_depth, prev_width).cost())
+            if extra or tail:
+                cost = LayerCost.from_stages(cost.name, cost.op,
+                                             tuple(extra) + cost.stages + tuple(tail),
+                                             cost.pe, cost.simd)
+            out.append(cost)
+        return out
+
+
+def stream_in_width(l: LayerSpec) -> int:
+    """Bits per cycle of the stream a layer consumes: SIMD inputs for an MVAU (its SWG and
+    padding share the SIMD), PE channels for a depthwise conv or a max-pool."""
+    par = (l.pe or 1) if l.op in ("dwconv", "maxpool") else (l.simd or 1)
+    return par * l.in_bits
+
+
+def stream_out_width(l: LayerSpec, out_bits: int) -> int:
+    """Bits per cycle of the stream a layer produces: PE outputs of ``out_bits``."""
+    return (l.pe or 1) * out_bits
+
+
+def input_thresholding(spec: NetworkSpec, first: LayerSpec) -> Thresholding:
+    """The ``Thresholding_rtl`` node that quantizes a float input, at the PE the exported
+    folding config gives it (the stream the first layer takes, ``finn_nodes``)."""
+    inp = spec.input
+    if first.op == "fc":
+        pe = 1
+    else:
+        par = (first.pe or 1) if first.op in ("dwconv", "maxpool") else (first.simd or 1)
+        pe = math.gcd(inp.channels, par)
+    return Thresholding(inp.channels, inp.height, inp.width, pe, inp.bits)
 
 
 def _unsupported_reason(layer: LayerSpec) -> str | None:
@@ -359,6 +488,23 @@ def _mvau(key: tuple[str, str, str, str], l: LayerSpec, pe: int, simd: int) -> M
                 weight_mem=weight_mem, res_type=res_type)
 
 
+def _dwconv(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
+    # FINN: FMPadding and a depthwise SWG at the VVAU's channel parallelism (PE), then the VVAU;
+    # VVAU SIMD > 1 uses the parallel-window generator (PE = C, checked by the folding rules)
+    lut_variant, _, swg_impl, res_type = key
+    pe, simd, p = l.pe or 1, l.simd or 1, l.padding
+    ops: list[FinnOp] = []
+    if p > 0:
+        ops.append(FMPadding(l.in_channels, l.in_h, l.in_w, p, pe))
+    ops.append(ConvolutionInputGenerator(l.in_channels, l.in_h + 2 * p, l.in_w + 2 * p,
+                                         l.out_h, l.out_w, l.kernel, l.stride, pe, l.in_bits,
+                                         swg_impl, depthwise=True, parallel_window=simd > 1))
+    ops.append(VVAU(l.in_channels, l.kernel, l.out_h, l.out_w, pe, simd,
+                    int(l.weight_bits or 0), l.in_bits, l.act_bits, in_signed=l.in_bits == 1,
+                    lut_variant=lut_variant, res_type=res_type))
+    return tuple(ops)
+
+
 def _maxpool(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
     # finn-plus 1.6.1 builds every max-pool as a depthwise SWG + Pool_hls, the pool's PE equal
     # to the generator's SIMD (l.pe: set by FinnCostModel.estimate from pool_parallelism)
@@ -369,7 +515,7 @@ def _maxpool(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]
 
 
 _BUILDERS: dict[str, Callable[[tuple[str, str, str, str], LayerSpec], tuple[FinnOp, ...]]] = {
-    "conv": _conv, "fc": _fc, "maxpool": _maxpool}
+    "conv": _conv, "dwconv": _dwconv, "fc": _fc, "maxpool": _maxpool}
 
 
 def _stages(key: tuple[str, str, str, str], layer: LayerSpec) -> tuple[FinnOp, ...]:

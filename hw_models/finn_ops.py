@@ -15,11 +15,15 @@ Operators (FINN names):
 * :class:`Pool` - ``Pool_hls`` max-pool over the depthwise SWG's windows (5.4): what
   finn-plus 1.6.1 builds for *every* max-pool (checked in ``bench/FINN_CHECK.md``);
 * :class:`StreamingMaxPool` - the older ``stride == kernel`` max-pool (5.4); kept for reference,
-  the cost model no longer uses it because current FINN does not build it.
+  the cost model no longer uses it because current FINN does not build it;
+* :class:`VVAU` - VectorVectorActivation, the depthwise convolution engine (4);
+* :class:`Thresholding` - standalone RTL thresholds, e.g. the input quantizer (5.3);
+* :class:`DataWidthConverter`, :class:`StreamingFIFO` - the interconnect FINN inserts after
+  its estimate (5.5, 5.6); the cost model adds them at layer boundaries.
 
 FINN has no resource model for FMPadding, StreamingMaxPool and Pool (reference 5.4, 5.7): their
 LUT/BRAM are reported as 0 with ``resources_modelled = False`` so a report shows it, never as a
-silent zero.  FIFOs and data-width converters are not modelled either (5.5-5.7).
+silent zero.
 """
 from __future__ import annotations
 
@@ -284,8 +288,11 @@ class ConvolutionInputGenerator(FinnOp):
     in_bits: int
     impl: str = "rtl"
     depthwise: bool = False
+    parallel_window: bool = False
 
     def __post_init__(self) -> None:
+        if self.parallel_window and self.simd != self.channels:
+            raise ValueError("SWG: the parallel-window mode needs SIMD = channels (reference 5.2)")
         if self.channels % self.simd:
             raise ValueError(f"SWG: SIMD {self.simd} must divide the {self.channels} input "
                              "channels (reference 5.1)")
@@ -318,6 +325,8 @@ class ConvolutionInputGenerator(FinnOp):
             max(OFM*K*cf + (cf-1)*K, IFM*cf + cf*(K-1)*(s-1)) + 2
         """
         k, s, cf = self.kernel, self.stride, self.cf
+        if self.parallel_window:  # a whole window per cycle: the input words + 2 (5.2)
+            return self.in_h * self.in_w * cf + 2
         if self.is_1d:
             ofm = self.out_h * self.out_w
             if self.impl == "hls":
@@ -432,3 +441,246 @@ class Pool(FinnOp):
     def cycles(self) -> int:
         """``(C * K^2 / PE) * OFM_h * OFM_w`` (reference 5.4)."""
         return (self.channels * self.kernel * self.kernel // self.pe) * self.out_h * self.out_w
+
+
+# ------------------------------------------------------------------------ depthwise convolution
+@dataclass(frozen=True)
+class VVAU(FinnOp):
+    """VectorVectorActivation: a depthwise ``K x K`` convolution over ``channels`` (reference 4).
+
+    ``pe`` channels and ``simd`` kernel taps per cycle; PE divides C, SIMD divides ``K*K``.  The
+    LUT model is the MVAU's with ``MW = K*K`` and the threshold terms always counted for an
+    activation layer (``hls/vectorvectoractivation_hls.py``); the accumulator is the data-type
+    bound (``finn2026``) or ``W + A + ceil(log2 K^2)`` (``finn2022``).  Weights: FINN's divisors
+    4/8/16/32 aspect table, 0 RAMB18 when ``WMEM <= 128`` (they go to LUTRAM).
+    """
+
+    op_type: ClassVar[str] = "VVAU"
+
+    channels: int
+    kernel: int
+    out_h: int
+    out_w: int
+    pe: int
+    simd: int
+    weight_bits: int
+    in_bits: int
+    out_bits: int | None
+    in_signed: bool = False
+    lut_variant: str = DEFAULT_LUT_VARIANT
+    res_type: str = "lut"
+
+    def __post_init__(self) -> None:
+        k2 = self.kernel * self.kernel
+        if self.channels % self.pe or k2 % self.simd:
+            raise ValueError(f"VVAU: PE {self.pe} must divide C = {self.channels} and SIMD "
+                             f"{self.simd} must divide K*K = {k2} (reference 4)")
+        _check_choice("lut_variant", self.lut_variant, LUT_VARIANTS)
+        _check_choice("res_type", self.res_type, RES_TYPES)
+
+    @property
+    def wmem(self) -> int:
+        return self.kernel * self.kernel * self.channels // (self.pe * self.simd)
+
+    @property
+    def tmem(self) -> int:
+        return 0 if self.out_bits is None else self.channels // self.pe
+
+    def cycles(self) -> int:
+        """``(C * K^2 / (PE * SIMD)) * OFM_h * OFM_w`` (``get_exp_cycles``)."""
+        return self.wmem * self.out_h * self.out_w
+
+    def acc_bits(self) -> float:
+        return MVAU(self.kernel * self.kernel, 1, 1, 1, self.weight_bits, self.in_bits, None,
+                    in_signed=self.in_signed, lut_variant=self.lut_variant).acc_bits()
+
+    def lut(self) -> int:
+        p, q, w, a = self.pe, self.simd, self.weight_bits, self.in_bits
+        mult = 0 if self.res_type == "dsp" else q * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+        add = (w + a) * (2 * q - 1)
+        acc = self.acc_bits()
+        thr = cmp = 0.0
+        if self.out_bits is not None:
+            n_thr = 2 ** self.out_bits - 1
+            thr = n_thr * acc * self.tmem / 64
+            cmp = n_thr * acc
+        wmem_luts = p * q * w * math.ceil(self.wmem / 64) if self.wmem <= 128 else 0
+        return int(300 + 1.1 * (p * (mult + add + acc + thr + cmp)) + wmem_luts)
+
+    def bram18(self) -> int:
+        omega, width = self.wmem, self.pe * self.simd * self.weight_bits
+        if omega <= 128:
+            return 0
+        if width == 1:
+            return math.ceil(omega / 16384)
+        if width == 2:
+            return math.ceil(omega / 8192)
+        if width <= 4:
+            return math.ceil(omega / 4096) * math.ceil(width / 4)
+        if width <= 9:
+            return math.ceil(omega / 2048) * math.ceil(width / 8)
+        if width <= 18 or omega > 512:
+            return math.ceil(omega / 1024) * math.ceil(width / 16)
+        return math.ceil(omega / 512) * math.ceil(width / 32)
+
+    def dsp(self) -> int:
+        if self.res_type != "dsp":
+            return 0
+        return self.pe * math.ceil((self.weight_bits + self.in_bits) / 48)
+
+
+# ------------------------------------------------------------------------ standalone thresholds
+#: FINN's memory primitives for RTL thresholds, (width, depth) in its preference order on ties
+#: (``finn/util/memutil.py::mem_primitives_versal``, used for every part)
+_THRESHOLD_MEMORIES = (("URAM", 72, 4096), ("URAM", 36, 8192), ("URAM", 18, 16384),
+                       ("URAM", 9, 32768), ("BRAM", 36, 512), ("BRAM", 18, 1024),
+                       ("BRAM", 9, 2048), ("LUTRAM", 1, 64))
+
+
+def threshold_memory(width: int, depth: int) -> tuple[str, int]:
+    """``(primitive kind, count)`` of one ``depth x width`` threshold memory: FINN's
+    least-waste primitive (``get_memutil_alternatives``; ties keep the table order)."""
+    best: tuple[int, int, str, int] | None = None
+    for order, (kind, pw, pd) in enumerate(_THRESHOLD_MEMORIES):
+        count = math.ceil(width / pw) * math.ceil(depth / pd)
+        waste = count * pw * pd - width * depth
+        if best is None or (waste, order) < best[:2]:
+            best = (waste, order, kind, count)
+    assert best is not None
+    return best[2], best[3]
+
+
+@dataclass(frozen=True)
+class Thresholding(FinnOp):
+    """``Thresholding_rtl``: a standalone multi-threshold activation (reference 5.3), e.g. the
+    input quantizer FINN builds in front of the first layer (``bench/FINN_CHECK.md``).
+
+    Per PE one memory per output bit ``x``, ``threshold_bits`` wide and ``(C/PE) * 2^x`` deep,
+    each on its least-waste primitive; the LUT estimate is the LUTRAM part, as FINN's
+    (``rtl/thresholding_rtl.py``).  ``threshold_bits`` is 32 for a float network input (what
+    finn-plus 1.6.1 keeps for it: 288 LUT per PE at 8 output bits, reproduced exactly).
+    """
+
+    op_type: ClassVar[str] = "Thresholding"
+
+    channels: int
+    height: int
+    width: int
+    pe: int
+    out_bits: int
+    threshold_bits: int = 32
+
+    def __post_init__(self) -> None:
+        if self.channels % self.pe:
+            raise ValueError(f"Thresholding: PE {self.pe} must divide {self.channels} channels")
+
+    def cycles(self) -> int:
+        """``(C/PE) * H * W`` (reference 5.3)."""
+        return (self.channels // self.pe) * self.height * self.width
+
+    def _memories(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        cf = self.channels // self.pe
+        for x in range(self.out_bits):
+            kind, count = threshold_memory(self.threshold_bits, cf * 2 ** x)
+            out[kind] = out.get(kind, 0) + self.pe * count
+        return out
+
+    def lut(self) -> int:
+        return self._memories().get("LUTRAM", 0)
+
+    def bram18(self) -> int:
+        return self._memories().get("BRAM", 0)
+
+    def uram(self) -> int:
+        return self._memories().get("URAM", 0)
+
+
+# ------------------------------------------------------------------------ interconnect
+@dataclass(frozen=True)
+class DataWidthConverter(FinnOp):
+    """``StreamingDataWidthConverter`` between stages whose stream widths differ (reference
+    5.6): ``elements`` values of ``bits`` each per frame go from ``in_width`` to ``out_width``
+    bit words.  LUT: FINN's shift-based model (``streamingdatawidthconverter.py``), counters
+    plus control sets via the least common multiple width.  FINN inserts these only after its
+    estimate reports (``InsertDWC`` in ``step_set_fifo_depths``)."""
+
+    op_type: ClassVar[str] = "DataWidthConverter"
+
+    in_width: int
+    out_width: int
+    frame_bits: int
+
+    def cycles(self) -> int:
+        """One word per cycle on the busier side."""
+        return max(math.ceil(self.frame_bits / self.in_width),
+                   math.ceil(self.frame_bits / self.out_width))
+
+    def lut(self) -> int:
+        inw, outw = self.in_width, self.out_width
+        intw = inw * outw // math.gcd(inw, outw)
+        luts = 0
+        if inw != intw:
+            luts += abs(math.ceil(math.log2(inw / intw))) + intw
+        if intw != outw:
+            luts += abs(math.ceil(math.log2(intw / outw))) + outw
+        return int(luts)
+
+    def folding(self) -> tuple[int | None, int | None]:
+        return None, None
+
+
+def _clog2(x: int) -> int:
+    """SystemVerilog ``$clog2`` (0 for x <= 1)."""
+    return max(x - 1, 0).bit_length()
+
+
+@dataclass(frozen=True)
+class StreamingFIFO(FinnOp):
+    """A ``depth x width`` stream FIFO (reference 5.5).  FIFO depths are only known after FINN's
+    FIFO sizing, so the cost model places one FIFO of a chosen depth at every layer boundary
+    (an allowance, ``fifo_depth``); the cost is finn-plus 1.6.1's fitted ``fifo.sv`` model
+    (``finn/util/resource_models.py``) for its automatic style: shift register up to depth 33
+    (and to 64 for words under 12 bits), LUTRAM to 257 (or any depth under 5 bits), BRAM
+    beyond (the URAM style of very deep FIFOs is priced as BRAM on every part).
+    """
+
+    op_type: ClassVar[str] = "StreamingFIFO"
+
+    depth: int
+    width: int
+
+    def style(self) -> str:
+        d, w = self.depth, self.width
+        if d <= 33 or (d <= 64 and w < 12):
+            return "srl"
+        if d <= 257 or w < 5:
+            return "distributed"
+        return "block"
+
+    def cycles(self) -> int:
+        return 0
+
+    def lut(self) -> int:
+        d, w = self.depth, self.width
+        if d < 2:
+            return 0
+        cw = _clog2(d + 1) + 1
+        style = self.style()
+        if style == "srl":
+            stages = math.ceil((d - 1 if d > 4 else 4) / 32)
+            return stages * w + 5 * cw - 7
+        if style == "distributed":
+            rows = 2 ** _clog2(d - 1)
+            return (math.ceil(rows / 32) * math.ceil(w / 2) * 5 // 4 + rows // 128 * (w // 2)
+                    + 8 * cw - 15)
+        tiles = self.bram18()
+        return 54 + 3 * math.ceil(d / 512) + 2 * tiles // 5
+
+    def bram18(self) -> int:
+        if self.depth < 2 or self.style() != "block":
+            return 0
+        return bram18_best_mode(self.depth, self.width)
+
+    def folding(self) -> tuple[int | None, int | None]:
+        return None, None

@@ -36,8 +36,17 @@ def legal_pe(layer: LayerSpec) -> tuple[int, ...]:
 
 
 def legal_simd(layer: LayerSpec) -> tuple[int, ...]:
-    """Legal SIMD values: divisors of MW and, for a conv, of the input channels."""
+    """Legal SIMD values: divisors of MW and, for a conv, of the input channels; for a
+    depthwise conv (VVAU), divisors of ``K*K`` (see :func:`legal_pairs` for the PE coupling)."""
     return mvau_simd_options(layer.mw, layer.in_channels if layer.op == "conv" else None)
+
+
+def legal_pairs(layer: LayerSpec) -> tuple[tuple[int, int], ...]:
+    """Every legal ``(pe, simd)`` of a compute layer.  Independent choices for an MVAU; for a
+    VVAU, SIMD > 1 (several kernel taps per cycle) needs FINN's parallel-window generator,
+    which streams whole windows of all channels, hence PE = C (reference 4, 5.2)."""
+    return tuple((p, q) for p in legal_pe(layer) for q in legal_simd(layer)
+                 if not (layer.op == "dwconv" and q > 1 and p != layer.mh))
 
 
 def check_layer_folding(layer: LayerSpec, index: int | None = None) -> None:
@@ -53,13 +62,20 @@ def check_layer_folding(layer: LayerSpec, index: int | None = None) -> None:
         raise InputError(f"{where}.pe", f"layer '{layer.name}': PE {layer.pe} must divide the "
                          f"{layer.mh} output channels", legal_pe(layer))
     if layer.simd is not None and layer.simd not in legal_simd(layer):
-        if layer.op == "conv":
+        if layer.op == "dwconv":
+            dims = f"the kernel size K*K = {layer.mw}"
+        elif layer.op == "conv":
             dims = (f"the dot-product length MW = {layer.mw} (K*K*C_in) and the "
                     f"{layer.in_channels} input channels")
         else:
             dims = f"the dot-product length MW = {layer.mw} (input features)"
         raise InputError(f"{where}.simd", f"layer '{layer.name}': SIMD {layer.simd} must divide "
                          f"{dims}", legal_simd(layer))
+    if (layer.op == "dwconv" and (layer.simd or 1) > 1 and (layer.pe or 1) != layer.mh):
+        raise InputError(f"{where}.simd", f"layer '{layer.name}': a depthwise conv with SIMD "
+                         f"{layer.simd} > 1 needs the parallel-window generator, i.e. PE = "
+                         f"{layer.mh} (all channels); got PE {layer.pe or 1}",
+                         [1, f"any divisor of {layer.mw} with PE = {layer.mh}"])
 
 
 def check_folding(spec: NetworkSpec) -> None:
@@ -153,6 +169,14 @@ def _set_folding_pass(spec: NetworkSpec, budget: int, wwidth_max: int) -> Networ
         def cycles(pe: int, simd: int) -> int:
             return (l.mh // pe) * (l.mw // simd) * l.n_vectors
 
+        if l.op == "dwconv":  # SetFolding's VVAU rule: PE first, SIMD only once PE = C
+            pe = next((p for p in legal_pe(l) if cycles(p, 1) < budget), l.mh)
+            simd = 1
+            if pe == l.mh:
+                simd = next((q for q in legal_simd(l) if cycles(pe, q) < budget),
+                            max(legal_simd(l)))
+            folding[l.name] = (pe, simd)
+            continue
         simd = 1
         for value in legal_simd(l):
             prev, simd = simd, value
@@ -222,19 +246,20 @@ def _best_folding_cached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...
 
 def _choose(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...], budget: int,
             pe_fixed: int | None, simd_fixed: int | None) -> tuple[int, int]:
-    pes = (pe_fixed,) if pe_fixed is not None else legal_pe(sig)
-    simds = (simd_fixed,) if simd_fixed is not None else legal_simd(sig)
+    pairs = [(p, q) for p, q in legal_pairs(sig)
+             if (pe_fixed is None or p == pe_fixed) and (simd_fixed is None or q == simd_fixed)]
+    if not pairs:  # a fixed factor outside the legal pairs: keep what the caller fixed
+        pairs = [(pe_fixed or 1, simd_fixed or 1)]
     best_ok: tuple[tuple[int, ...], tuple[int, int]] | None = None
     fastest: tuple[tuple[int, ...], tuple[int, int]] | None = None
-    for pe in pes:
-        for simd in simds:
-            cycles, lut, bram, dsp, uram = _group_cost(model, sig, pools, pe, simd)
-            res = (lut, bram, dsp, uram, pe * simd, pe)
-            if cycles <= budget and (best_ok is None or res < best_ok[0]):
-                best_ok = (res, (pe, simd))
-            speed = (cycles,) + res
-            if fastest is None or speed < fastest[0]:
-                fastest = (speed, (pe, simd))
+    for pe, simd in pairs:
+        cycles, lut, bram, dsp, uram = _group_cost(model, sig, pools, pe, simd)
+        res = (lut, bram, dsp, uram, pe * simd, pe)
+        if cycles <= budget and (best_ok is None or res < best_ok[0]):
+            best_ok = (res, (pe, simd))
+        speed = (cycles,) + res
+        if fastest is None or speed < fastest[0]:
+            fastest = (speed, (pe, simd))
     assert fastest is not None
     return best_ok[1] if best_ok is not None else fastest[1]
 
@@ -305,7 +330,7 @@ def _options(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]) -> tuple[
 def _options_uncached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]
                       ) -> tuple[FoldOption, ...]:
     opts = [FoldOption(pe, simd, *_group_cost(model, sig, pools, pe, simd))
-            for pe in legal_pe(sig) for simd in legal_simd(sig)]
+            for pe, simd in legal_pairs(sig)]
     return tuple(sorted(opts, key=lambda o: (o.cycles, o.pe * o.simd, o.pe)))
 
 

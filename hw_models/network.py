@@ -26,13 +26,17 @@ from typing import Any, Iterable, Mapping
 
 from fpga.errors import InputError, read_json_file
 
-OPS = ("conv", "maxpool", "fc")
-_COMPUTE_OPS = ("conv", "fc")
+OPS = ("conv", "dwconv", "maxpool", "fc")
+_COMPUTE_OPS = ("conv", "dwconv", "fc")
+#: ops whose input arrives through a sliding-window generator
+WINDOW_OPS = ("conv", "dwconv")
 MAX_BITS = 32
 
 _LAYER_KEYS = {
     "conv": {"name", "op", "out_channels", "kernel", "stride", "padding", "weight_bits", "act_bits",
              "pe", "simd"},
+    "dwconv": {"name", "op", "kernel", "stride", "padding", "weight_bits", "act_bits", "pe",
+               "simd"},
     "maxpool": {"name", "op", "kernel", "stride"},
     "fc": {"name", "op", "out_features", "weight_bits", "act_bits", "pe", "simd"},
 }
@@ -40,20 +44,31 @@ _LAYER_KEYS = {
 
 @dataclass(frozen=True)
 class InputSpec:
-    """The network input: a ``channels x height x width`` image quantized to ``bits``."""
+    """The network input: a ``channels x height x width`` image quantized to ``bits``.
+
+    ``thresholding``: the accelerator quantizes a float input itself, with a standalone
+    thresholding stage in front of the first layer (what this toolkit's exports make FINN
+    build); ``False`` (default): the input arrives already quantized to ``bits``.
+    """
 
     channels: int
     height: int
     width: int
     bits: int = 8
+    thresholding: bool = False
 
     def __post_init__(self) -> None:
         for key in ("channels", "height", "width"):
             _check_int(f"input.{key}", getattr(self, key), 1)
         _check_int("input.bits", self.bits, 1, MAX_BITS)
+        if not isinstance(self.thresholding, bool):
+            raise InputError("input.thresholding", f"got {self.thresholding!r}", [True, False])
 
-    def to_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = dataclasses.asdict(self)
+        if not self.thresholding:
+            del d["thresholding"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,7 @@ class LayerSpec:
     """One layer with its inferred shapes.
 
     For ``conv``: ``in_channels x in_h x in_w -> out_channels x out_h x out_w``.
+    For ``dwconv`` (depthwise): ``out_channels == in_channels``, one ``K x K`` filter each.
     For ``fc``: ``in_channels`` is the flattened input length (``in_h = in_w = 1``), and
     ``out_channels`` the number of output features.  ``in_bits`` is the width of the
     activations the layer consumes (the previous layer's ``act_bits``, or the input bits).
@@ -90,7 +106,10 @@ class LayerSpec:
 
     @property
     def mw(self) -> int:
-        """Dot-product length (matrix width): K*K*C_in for a conv, in_features for an fc."""
+        """Dot-product length (matrix width): K*K*C_in for a conv, K*K for a depthwise conv
+        (per channel), in_features for an fc."""
+        if self.op == "dwconv":
+            return self.kernel * self.kernel
         if self.op == "conv":
             return self.kernel * self.kernel * self.in_channels
         return self.in_channels
@@ -103,7 +122,7 @@ class LayerSpec:
     @property
     def n_vectors(self) -> int:
         """Input vectors per frame: output pixels for a conv, 1 for an fc."""
-        return self.out_h * self.out_w if self.op == "conv" else 1
+        return self.out_h * self.out_w if self.op in WINDOW_OPS else 1
 
     @property
     def macs(self) -> int:
@@ -122,6 +141,8 @@ class LayerSpec:
         if self.op == "conv":
             d.update(out_channels=self.out_channels, kernel=self.kernel, stride=self.stride,
                      padding=self.padding)
+        elif self.op == "dwconv":
+            d.update(kernel=self.kernel, stride=self.stride, padding=self.padding)
         elif self.op == "fc":
             d["out_features"] = self.out_channels
         else:
@@ -166,14 +187,16 @@ class NetworkSpec:
         if not isinstance(inp, Mapping):
             raise InputError("input", "missing or not an object",
                              ["{channels, height, width, bits}"])
-        bad = set(inp) - {"channels", "height", "width", "bits"}
+        bad = set(inp) - {"channels", "height", "width", "bits", "thresholding"}
         if bad:
-            raise InputError("input", f"unknown keys {sorted(bad)}", ["channels", "height", "width", "bits"])
+            raise InputError("input", f"unknown keys {sorted(bad)}",
+                             ["channels", "height", "width", "bits", "thresholding"])
         for key in ("channels", "height", "width"):
             if key not in inp:
                 raise InputError(f"input.{key}", "missing", ["a positive integer"])
         input_spec = InputSpec(channels=inp["channels"], height=inp["height"], width=inp["width"],
-                               bits=inp.get("bits", 8))
+                               bits=inp.get("bits", 8),
+                               thresholding=inp.get("thresholding", False))
         layers = data.get("layers")
         if not isinstance(layers, list) or not layers:
             raise InputError("layers", "missing, empty or not a list of layer objects")
@@ -204,10 +227,10 @@ class NetworkSpec:
             if bits is None:
                 raise InputError(where, "follows a layer without activation (act_bits null); "
                                  "only the last compute layer may omit its activation")
-            if op == "conv":
+            if op in WINDOW_OPS:
                 if flat:
-                    raise InputError(where, "a conv cannot follow an fc layer")
-                cout = _req_int(raw, "out_channels", where, 1)
+                    raise InputError(where, f"a {op} cannot follow an fc layer")
+                cout = _req_int(raw, "out_channels", where, 1) if op == "conv" else c
                 k = _req_int(raw, "kernel", where, 1)
                 s = _opt_int(raw, "stride", where, 1, 1)
                 p = _opt_int(raw, "padding", where, 0, 0)

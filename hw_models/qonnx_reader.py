@@ -192,7 +192,9 @@ def read_qonnx(path: str | Path, name: str | None = None) -> NetworkSpec:
         where = _where(first) if first is not None else f"input '{gin.name}'"
         raise InputError(where, "the graph input is not quantized",
                          ["a Quant node on the graph input (its bit width is the input's)"])
-    input_spec = InputSpec(channels=c, height=h, width=w, bits=_quant_bits(g, first))
+    # a Quant on the float graph input becomes FINN's input Thresholding node
+    input_spec = InputSpec(channels=c, height=h, width=w, bits=_quant_bits(g, first),
+                           thresholding=True)
     visited.add(id(first))
     tensor = first.output[0]
 

@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measured designs (default: the packaged published rows)")
     p.add_argument("--out", default=None, metavar="MODEL.json",
                    help="write the fitted model here (atomically); default: do not write")
-    p.add_argument("--model-version", dest="model_version", default="v1",
-                   help="version string stored in the model (default v1)")
+    p.add_argument("--model-version", dest="model_version", default="v2",
+                   help="version string stored in the model (default v2)")
     p.add_argument("--json", action="store_true", help="print the fitted model as JSON")
     p.set_defaults(func=run)
 

@@ -15,7 +15,7 @@ import json
 import math
 
 from fpga.errors import InputError
-from hw_models.cost import CostReport, FinnCostModel
+from hw_models.cost import DEFAULT_FIFO_DEPTH, CostReport, FinnCostModel
 from hw_models.finn_ops import DEFAULT_LUT_VARIANT, LUT_VARIANTS
 from hw_models.folding import check_folding, fold_for_fps
 from hw_models.network import NetworkSpec
@@ -39,6 +39,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lut-variant", default=DEFAULT_LUT_VARIANT,
                    help=f"MVAU LUT formula: {' | '.join(LUT_VARIANTS)} "
                         f"(default {DEFAULT_LUT_VARIANT}, what finn-plus 1.6.1 estimates)")
+    p.add_argument("--weight-mem", default="block",
+                   help="where MVAU weights live: block (FINN's decoupled default) | per_pe "
+                        "(BNN-PYNQ-style per-PE memories) | distributed | ultra (UltraRAM; "
+                        "parts with URAM only)")
+    p.add_argument("--fifo-depth", type=int, default=DEFAULT_FIFO_DEPTH,
+                   help="depth of the FIFO allowance at every layer boundary (default "
+                        f"{DEFAULT_FIFO_DEPTH}; 0: none). FINN sizes FIFOs after its estimate")
+    p.add_argument("--no-interconnect", action="store_true",
+                   help="leave out FIFOs and data-width converters: the dataflow nodes only, "
+                        "what FINN's own estimate reports")
+    p.add_argument("--io-profile", default=None,
+                   help="host/DMA path capping frames/s: finn-pynq | bnn-pynq | none (default: "
+                        "finn-pynq on Zynq boards, none otherwise; hw_models/io_cap.py)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
     p.add_argument("--calibrated", nargs="?", const="", default=None, metavar="MODEL.json",
                    help="also apply a fitted calibration (`codesign calibrate`; default: the "
@@ -51,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--clock-mhz", args.clock_mhz), ("--target-fps", args.target_fps)):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(flag, f"got {value:g}", ["a number > 0"])
-    model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant)
+    model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant,
+                          **model_options(args))
     spec = load_network(args.network)
     check_folding(spec)
     if args.target_fps is not None:
@@ -65,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_report(report, spec, model, args.target_fps))
     return 0 if report.valid else 1
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """The interconnect and I/O settings of ``FinnCostModel`` from the command line."""
+    return {"fifo_depth": args.fifo_depth, "interconnect": not args.no_interconnect,
+            "io_profile": args.io_profile, "weight_mem": args.weight_mem}
 
 
 def _print_json(d: dict, spec: NetworkSpec, args: argparse.Namespace) -> None:
@@ -81,7 +101,7 @@ def _run_calibrated(args: argparse.Namespace, spec: NetworkSpec, model: FinnCost
     from hw_models.calibration import CalibratedFinnModel
 
     cal = CalibratedFinnModel(model.device, clock_mhz=args.clock_mhz, calibration=calibration,
-                              lut_variant=args.lut_variant)
+                              lut_variant=args.lut_variant, **model_options(args))
     creport = cal.estimate(spec)
     if args.json:
         _print_json(creport.to_dict(), spec, args)
@@ -126,13 +146,18 @@ def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
     lines.append(f"cycles per frame: {report.cycles_per_frame:,} (slowest stage, in layer "
                  f"{report.bottleneck}); total row sums resources")
     rate = f"frame rate: {report.fps:,.1f} frames/s"
+    if report.fps_io_cap is not None:
+        rate += (f" (pipeline {report.fps_compute:,.1f}, I/O cap {report.fps_io_cap:,.1f} with "
+                 f"profile {model.io.name}" + ("; I/O-bound)" if report.io_bound else ")"))
     if target_fps is not None:
         rate += f" (target {target_fps:,.1f}: {'met' if report.fps >= target_fps else 'NOT met'})"
     lines.append(rate)
     lines.append(f"utilisation of {dev.name}: LUT {100 * report.lut / dev.lut:.1f} %, BRAM18 "
                  f"{100 * report.bram18 / dev.bram18:.1f} %, DSP "
-                 f"{100 * report.dsp / dev.dsp if dev.dsp else 0:.1f} % (dataflow IP only: "
-                 "FIFOs, width converters and the shell are not included)")
+                 f"{100 * report.dsp / dev.dsp if dev.dsp else 0:.1f} % ("
+                 + (f"FIFO allowance of depth {model.fifo_depth} and width converters included; "
+                    if model.interconnect else "dataflow nodes only, as FINN's estimate; ")
+                 + "the shell/DMA is not)")
     for u in report.unsupported:
         lines.append(f"NOT PRICED: layer {u['name']}: {u['reason']} (the estimate is invalid)")
     return "\n".join(lines)

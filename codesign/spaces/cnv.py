@@ -51,7 +51,8 @@ class CnvSpace(SearchSpace):
         if h < 4 or w < 4:
             raise InputError("input_shape", f"{input_shape} is too small for two 2x2 pools",
                              ["C x H x W with H, W >= 4"])
-        self.input = InputSpec(c, h, w, input_bits)
+        # the exported model quantizes its float input on the FPGA (FINN's input Thresholding)
+        self.input = InputSpec(c, h, w, input_bits, thresholding=True)
         self.num_classes = int(num_classes)
         self.widths = {"s0": tuple(s0_widths), "s1": tuple(s1_widths), "fc0": tuple(fc_widths)}
         self.weight_bits, self.act_bits = tuple(weight_bits), tuple(act_bits)

@@ -129,12 +129,19 @@ def finn_nodes(layers: Sequence[Any], *, ram_style: str = DEFAULT_RAM_STYLE,
         counters[op_type] = k + 1
         return f"{op_type}_{k}"
 
-    compute = [l for l in layers if getattr(l, "op", None) in ("conv", "fc")]
+    compute = [l for l in layers if getattr(l, "op", None) in ("conv", "dwconv", "fc")]
     if not compute:
         raise ValueError("layers: no conv or fc layer; FINN needs at least one MVAU")
     for layer in compute:
         where = f"layer '{layer.name}'"
         pe, simd = _int(layer, "pe", where), _int(layer, "simd", where)
+        if layer.op == "dwconv":
+            k2, ch = layer.kernel * layer.kernel, layer.in_channels
+            if ch % pe or k2 % simd or (simd > 1 and pe != ch):
+                raise ValueError(f"{where}: PE={pe}, SIMD={simd} is not a legal VVAU folding "
+                                 f"(PE must divide {ch} channels, SIMD must divide K*K={k2}, "
+                                 "SIMD > 1 needs PE = channels)")
+            continue
         mw = layer.kernel * layer.kernel * layer.in_channels if layer.op == "conv" else layer.in_channels
         c_in = layer.in_channels if layer.op == "conv" else None
         if not is_legal_mvau(pe, simd, mw, layer.out_channels, c_in):
@@ -147,13 +154,24 @@ def finn_nodes(layers: Sequence[Any], *, ram_style: str = DEFAULT_RAM_STYLE,
     if first.op == "fc":
         th_pe = 1
     else:
-        th_pe = gcd(first.in_channels, compute[0].simd)
+        th_pe = gcd(first.in_channels,
+                    compute[0].pe if compute[0].op == "dwconv" else compute[0].simd)
     nodes.append(FinnNode(name("Thresholding_rtl"), "<input>", {"PE": th_pe}))
     stream = th_pe  # elements per cycle of the stream entering the next layer
 
     last_compute = compute[-1]
     for layer in layers:
         op = layer.op
+        if op == "dwconv":  # depthwise: SWG at the VVAU's channel parallelism, then VVAU
+            if getattr(layer, "padding", 0):
+                nodes.append(FinnNode(name("FMPadding_rtl"), layer.name, {"SIMD": layer.pe}))
+            nodes.append(FinnNode(name("ConvolutionInputGenerator_rtl"), layer.name,
+                                  {"SIMD": layer.pe, "parallel_window": int(layer.simd > 1),
+                                   "ram_style": swg_ram_style}))
+            nodes.append(FinnNode(name("VVAU_hls"), layer.name,
+                                  {"PE": layer.pe, "SIMD": layer.simd, "resType": res_type}))
+            stream = layer.pe
+            continue
         if op == "conv":
             simd = layer.simd
             if getattr(layer, "padding", 0):
@@ -175,7 +193,7 @@ def finn_nodes(layers: Sequence[Any], *, ram_style: str = DEFAULT_RAM_STYLE,
             continue
         elif op != "fc":
             raise ValueError(f"layer '{layer.name}'.op: unknown op {op!r} (accepted: conv, "
-                             "maxpool, fc)")
+                             "dwconv, maxpool, fc)")
         mvau = {"PE": layer.pe, "SIMD": layer.simd, "ram_style": ram_style, "mem_mode": mem_mode}
         hls = {"PE": layer.pe, "SIMD": layer.simd, "ram_style": ram_style, "resType": res_type,
                "mem_mode": mem_mode}

@@ -48,7 +48,8 @@ def test_estimate_reproduces_published_cycles(capsys: pytest.CaptureFixture[str]
 
 
 def test_estimate_cybsec_luts(capsys: pytest.CaptureFixture[str]) -> None:
-    d = run_json(capsys, "estimate", str(EXAMPLES / "cybsec_mlp.json"), "--lut-variant", "finn2022")
+    d = run_json(capsys, "estimate", str(EXAMPLES / "cybsec_mlp.json"), "--lut-variant", "finn2022",
+                 "--no-interconnect", "--io-profile", "none")
     assert [l["lut"] for l in d["layers"]] == [8184, 1217, 1217, 341]
     assert [l["bram18"] for l in d["layers"]] == [36, 4, 4, 1]
     assert d["fps"] == pytest.approx(1_562_500.0)

@@ -136,7 +136,7 @@ def test_illegal_rows_name_layer_and_row() -> None:
                                         ({"swg_impl": "hls"}, "swg_impl")])
 def test_unsupported_settings_refused(kw: dict, setting: str) -> None:
     with pytest.raises(NotImplementedError, match=setting):
-        BatchPricer(FinnCostModel(**kw), mix10())
+        BatchPricer(FinnCostModel("zcu104", **kw), mix10())
 
 
 def test_unmappable_pool_refused() -> None:

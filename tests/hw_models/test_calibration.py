@@ -108,7 +108,7 @@ def test_extract_published_rows_skips_with_reasons() -> None:
 
 def test_packaged_model_is_reproducible_and_bands() -> None:
     model = cal.load_calibration()
-    assert model["schema"] == 1 and model["version"] == "v1"
+    assert model["schema"] == 1 and model["version"] == "v2"
     refit = cal.fit_calibration(cal.load_rows(cal.DEFAULT_ROWS_PATH))
     assert refit["coefficients"] == model["coefficients"]
     assert refit["fitted_on"] == model["fitted_on"]
@@ -126,7 +126,10 @@ def test_packaged_model_is_reproducible_and_bands() -> None:
     assert d["uncalibrated_totals"] == {"lut": raw.lut, "bram18": raw.bram18}
     assert [l.to_dict() for l in rep.layers] == [l.to_dict() for l in raw.layers]
     c = model["coefficients"]["lut"]
-    assert rep.lut == round(c["a_mvau"] * raw.lut + c["c_lut"])
+    f = cal.features(raw)
+    assert f["other_lut"] > 0  # FIFO allowance and width converters are priced as "other"
+    assert rep.lut == round(c["a_mvau"] * f["mvau_lut"] + c["a_other"] * f["other_lut"]
+                            + c["c_lut"])
 
 
 def test_calibrated_model_rejects_other_settings() -> None:

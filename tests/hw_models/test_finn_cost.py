@@ -37,7 +37,7 @@ def cybsec(folding: list[tuple[int | None, int | None]]) -> NetworkSpec:
 # ------------------------------------------------------------------ section 11: cybsec notebook
 @pytest.fixture(scope="module")
 def report() -> CostReport:
-    model = FinnCostModel("pynq-z1", clock_mhz=100, lut_variant="finn2022")
+    model = FinnCostModel.finn_view("pynq-z1", clock_mhz=100, lut_variant="finn2022")
     return model.estimate(cybsec([(16, 40), (1, 64), (1, 64), (1, 1)]))
 
 
@@ -70,7 +70,7 @@ def test_cybsec_setfolding_defaults() -> None:
     """tests/end2end/test_end2end_cybsec_mlp.py: target 1e6 fps at 10 ns, mvau_wwidth_max 36:
     MVAU_0 80 cycles, MVAU_1 64 cycles, BRAM_18K 36 (LUT 7899 depends on trained accumulator
     widths and is not reproducible from topology)."""
-    model = FinnCostModel("pynq-z1", clock_mhz=100)
+    model = FinnCostModel.finn_view("pynq-z1", clock_mhz=100)
     spec = finn_set_folding(cybsec([(None, None)] * 4), model, 1e6)
     assert [(l.pe, l.simd) for l in spec.compute_layers] == [(32, 15), (4, 16), (4, 16), (1, 1)]
     report = model.estimate(spec)
@@ -80,7 +80,7 @@ def test_cybsec_setfolding_defaults() -> None:
 
 def test_cybsec_setfolding_wwidth80_gives_notebook_folding() -> None:
     """The notebooks' build used mvau_wwidth_max = 80 (final_hw_config.json) -> (16,40),(1,64)."""
-    model = FinnCostModel("pynq-z1", clock_mhz=100)
+    model = FinnCostModel.finn_view("pynq-z1", clock_mhz=100)
     spec = finn_set_folding(cybsec([(None, None)] * 4), model, 1e6, mvau_wwidth_max=80)
     assert [(l.pe, l.simd) for l in spec.compute_layers] == [(16, 40), (1, 64), (1, 64), (1, 1)]
 
@@ -89,7 +89,7 @@ def test_cybsec_setfolding_wwidth80_gives_notebook_folding() -> None:
 class TestFoldingTutorial:
     """notebooks/advanced/3_folding.ipynb (fca31d8a): the current-FINN LUT variant."""
 
-    model = FinnCostModel("pynq-z1", clock_mhz=100, lut_variant="finn2026")
+    model = FinnCostModel.finn_view("pynq-z1", clock_mhz=100, lut_variant="finn2026")
 
     def test_unfolded(self) -> None:
         report = self.model.estimate(cybsec([(1, 1)] * 4))
@@ -118,7 +118,7 @@ def lfc_w1a1() -> NetworkSpec:
 def test_lfc_cycles_and_per_pe_bram() -> None:
     """config.h folding -> 416/512/512/512 cycles; RAMB18 = 208 in the utilisation report, which
     the per-PE partitioned weight-memory model gives exactly (64+64+64+16)."""
-    report = FinnCostModel("pynq-z1", 100, weight_mem="per_pe").estimate(lfc_w1a1())
+    report = FinnCostModel.finn_view("pynq-z1", 100, weight_mem="per_pe").estimate(lfc_w1a1())
     assert [l.cycles for l in report.layers] == [416, 512, 512, 512]
     assert report.fps == pytest.approx(195_312.5)
     assert [l.bram18 for l in report.layers] == [64, 64, 64, 16]
@@ -127,23 +127,23 @@ def test_lfc_cycles_and_per_pe_bram() -> None:
 
 def test_lfc_finn_r_bram_is_175() -> None:
     """Reference 3.6: the whole-layer FINN-R formula gives 175 for the same design."""
-    assert FinnCostModel("pynq-z1", 100).estimate(lfc_w1a1()).bram18 == 175
+    assert FinnCostModel.finn_view("pynq-z1", 100).estimate(lfc_w1a1()).bram18 == 175
 
 
 def test_lfc_fc0_lut_finn2022_by_hand() -> None:
     # P=32, Q=64, W=A=B=1, MW=832: mult 64*1*2=128, add 2*127=254, acc 2+10=12,
     # thr 1*12*ceil(32/64)=12, cmp 12 -> 300 + 1.1*32*418 = 15013.6 -> 15013
-    report = FinnCostModel("pynq-z1", 100, lut_variant="finn2022").estimate(lfc_w1a1())
+    report = FinnCostModel.finn_view("pynq-z1", 100, lut_variant="finn2022").estimate(lfc_w1a1())
     assert report.layers[0].lut == 15013
 
 
 def test_tfc_cycles() -> None:
     """finn-examples / FINN tutorial TFC-W1A1 folding (16,49) (8,8) (8,8) (10,8): 64/64/64/8."""
     spec = NetworkSpec.load(EXAMPLES / "tfc_w1a1.json")
-    report = FinnCostModel("pynq-z1", 100).estimate(spec)
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
     assert [l.cycles for l in report.layers] == [64, 64, 64, 8]
     assert report.fps == pytest.approx(1_562_500.0)
-    at_99_999 = FinnCostModel("pynq-z1", 99.999).estimate(spec)
+    at_99_999 = FinnCostModel.finn_view("pynq-z1", 99.999).estimate(spec)
     assert at_99_999.fps == pytest.approx(1_562_484.4, abs=0.1)
 
 
@@ -154,7 +154,7 @@ CNV_EXT_LATENCY = {"conv0": 32400, "conv1": 28224, "conv2": 20736, "conv3": 2880
 
 def test_cnv_w1a1_published_cycles() -> None:
     spec = NetworkSpec.load(EXAMPLES / "cnv_w1a1.json")
-    report = FinnCostModel("pynq-z1", 100).estimate(spec)
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
     mvau = {l.name: next(s.cycles for s in l.stages if s.op == "MVAU")
             for l in report.layers if l.op in ("conv", "fc")}
     for name, cycles in CNV_EXT_LATENCY.items():
@@ -172,7 +172,7 @@ def test_cnv_w1a1_bnn_pynq_last_layer_padded() -> None:
     spec = NetworkSpec.load(EXAMPLES / "cnv_w1a1.json")
     data = spec.to_dict()
     data["layers"][-1].update(out_features=64, pe=4, simd=1)
-    report = FinnCostModel("pynq-z1", 100).estimate(NetworkSpec.from_dict(data))
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(NetworkSpec.from_dict(data))
     assert report.layer("fc2").cycles == 8192
 
 
@@ -242,14 +242,14 @@ def test_bram_tables() -> None:
 
 # ------------------------------------------------------------------ model behaviour
 def test_missing_folding_is_pe_simd_1() -> None:
-    report = FinnCostModel("pynq-z1", 100).estimate(cybsec([(None, None)] * 4))
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(cybsec([(None, None)] * 4))
     assert [(l.pe, l.simd) for l in report.layers] == [(1, 1)] * 4
     assert report.layers[0].cycles == 38400
 
 
 def test_illegal_folding_names_layer() -> None:
     with pytest.raises(InputError) as exc:
-        FinnCostModel().estimate(cybsec([(16, 40), (3, 64), (1, 64), (1, 1)]))
+        FinnCostModel.finn_view().estimate(cybsec([(16, 40), (3, 64), (1, 64), (1, 1)]))
     assert exc.value.field == "layers[1].pe" and "MVAU_1" in str(exc.value)
     assert list(exc.value.accepted) == [1, 2, 4, 8, 16, 32, 64]
 
@@ -257,7 +257,7 @@ def test_illegal_folding_names_layer() -> None:
 def test_unsupported_layer_is_reported_not_zero() -> None:
     fc = LayerSpec("fc0", "fc", 16, 1, 1, 8, 1, 1, 2, weight_bits=2, act_bits=2, pe=1, simd=1)
     odd = LayerSpec("dw0", "depthwise", 8, 1, 1, 8, 1, 1, 2, weight_bits=2, act_bits=2)
-    report = FinnCostModel().estimate(NetworkSpec("x", InputSpec(16, 1, 1, 2), (fc, odd)))
+    report = FinnCostModel.finn_view().estimate(NetworkSpec("x", InputSpec(16, 1, 1, 2), (fc, odd)))
     assert not report.valid
     reason = report.unsupported[0]["reason"]
     assert report.to_dict()["unsupported"] == [{"name": "dw0", "reason": reason}]
@@ -266,25 +266,25 @@ def test_unsupported_layer_is_reported_not_zero() -> None:
 
 
 def test_clock_and_variant_validation() -> None:
-    assert FinnCostModel("zcu104").clock_mhz == 100.0
-    assert FinnCostModel("u250").clock_mhz == 300.0
+    assert FinnCostModel.finn_view("zcu104").clock_mhz == 100.0
+    assert FinnCostModel.finn_view("u250").clock_mhz == 300.0
     for bad in (0, -5, float("nan")):
         with pytest.raises(InputError, match="clock_mhz"):
-            FinnCostModel("pynq-z1", clock_mhz=bad)
+            FinnCostModel.finn_view("pynq-z1", clock_mhz=bad)
     with pytest.raises(InputError) as exc:
-        FinnCostModel("pynq-z1", lut_variant="finn1999")
+        FinnCostModel.finn_view("pynq-z1", lut_variant="finn1999")
     assert exc.value.field == "lut_variant" and "finn2022" in exc.value.accepted
     with pytest.raises(InputError, match="device"):
-        FinnCostModel("nope")
+        FinnCostModel.finn_view("nope")
 
 
 def test_fps_scales_with_clock() -> None:
     spec = NetworkSpec.load(EXAMPLES / "tfc_w1a1.json")
-    assert FinnCostModel("pynq-z1", 200).estimate(spec).fps == pytest.approx(200e6 / 64)
+    assert FinnCostModel.finn_view("pynq-z1", 200).estimate(spec).fps == pytest.approx(200e6 / 64)
 
 
 def test_violations() -> None:
-    report = FinnCostModel("pynq-z1", 100, lut_variant="finn2022").estimate(
+    report = FinnCostModel.finn_view("pynq-z1", 100, lut_variant="finn2022").estimate(
         cybsec([(16, 40), (1, 64), (1, 64), (1, 1)]))
     v = report.violations(max_lut=10_959, max_bram18=90, max_dsp=10, min_fps=3_125_000)
     assert v["lut"] == pytest.approx(0.0)
@@ -298,7 +298,7 @@ def test_violations() -> None:
 
 def test_report_to_dict_schema() -> None:
     spec = NetworkSpec.load(EXAMPLES / "cnv_w1a1.json")
-    d = FinnCostModel("pynq-z1", 100).estimate(spec).to_dict()
+    d = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec).to_dict()
     assert {"device", "clock_mhz", "totals", "cycles_per_frame", "fps", "bottleneck", "layers",
             "unsupported"} <= set(d)
     assert set(d["totals"]) == {"lut", "bram18", "dsp", "uram"}
@@ -316,7 +316,7 @@ def test_conv_with_padding_has_fmpadding_stage() -> None:
                                   "layers": [{"name": "c", "op": "conv", "out_channels": 16,
                                               "kernel": 3, "padding": 1, "weight_bits": 2,
                                               "act_bits": 2, "pe": 4, "simd": 8}]})
-    layer = FinnCostModel().estimate(spec).layers[0]
+    layer = FinnCostModel.finn_view().estimate(spec).layers[0]
     assert [s.op for s in layer.stages] == ["FMPadding", "ConvolutionInputGenerator", "MVAU"]
     assert layer.stages[0].cycles == 1 * 18 * 18
     assert layer.stages[2].cycles == 16 * 16 * (72 // 8) * (16 // 4)
@@ -352,7 +352,7 @@ def test_maxpool_is_swg_plus_pool_at_folding_config_parallelism() -> None:
     """Every max-pool: depthwise SWG + Pool at fpga.export's pool_parallelism (bench/FINN_CHECK.md)."""
     from fpga.export.folding_config import pool_parallelism
     spec = NetworkSpec.load(EXAMPLES / "cnv_w1a1.json")
-    report = FinnCostModel("pynq-z1", 100).estimate(spec)
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
     pools = [l for l in report.layers if l.op == "maxpool"]
     assert pools and {l.name: l.pe for l in pools} == pool_parallelism(spec.layers)
     for l in pools:
@@ -369,7 +369,7 @@ def test_maxpool_cycles_match_finn_example_pool0() -> None:
                                               "kernel": 3, "padding": 1, "weight_bits": 4,
                                               "act_bits": 4, "pe": 4, "simd": 1},
                                              {"name": "p", "op": "maxpool", "kernel": 2}]})
-    pool = FinnCostModel().estimate(spec).layer("p")
+    pool = FinnCostModel.finn_view().estimate(spec).layer("p")
     assert [(s.cycles, s.lut, s.bram18) for s in pool.stages] == [(3956, 300, 1), (3136, 0, 0)]
     assert pool.pe == 4 and pool.cycles == 3956
 
@@ -378,7 +378,7 @@ def test_lone_maxpool_layer_cost_uses_its_pe() -> None:
     spec = NetworkSpec.from_dict({"input": {"channels": 8, "height": 8, "width": 8, "bits": 2},
                                   "layers": [{"name": "p", "op": "maxpool", "kernel": 2}]})
     import dataclasses
-    model = FinnCostModel()
+    model = FinnCostModel.finn_view()
     p = spec.layers[0]
     assert model.layer_cost(p).pe == 1
     assert model.layer_cost(dataclasses.replace(p, pe=8)).stages[1].cycles == 8 * 4 // 8 * 16
@@ -392,7 +392,7 @@ def test_maxpool_stride_above_kernel_is_unsupported() -> None:
                                               "stride": 3},
                                              {"name": "f", "op": "fc", "out_features": 4,
                                               "weight_bits": 2, "act_bits": None}]})
-    report = FinnCostModel().estimate(spec)
+    report = FinnCostModel.finn_view().estimate(spec)
     assert not report.valid and report.unsupported[0]["name"] == "p"
     assert "FINN cannot map" in report.unsupported[0]["reason"]
 
@@ -404,7 +404,7 @@ def test_pointwise_conv_has_no_swg() -> None:
                                       "layers": [{"name": "c", "op": "conv", "out_channels": 8,
                                                   "kernel": k, "stride": s, "padding": p,
                                                   "weight_bits": 2, "act_bits": 2}]})
-        return [s.op for s in FinnCostModel().estimate(spec).layers[0].stages]
+        return [s.op for s in FinnCostModel.finn_view().estimate(spec).layers[0].stages]
     assert conv(1, 1, 0) == ["MVAU"]
     assert conv(1, 2, 0) == ["ConvolutionInputGenerator", "MVAU"]
     assert conv(1, 1, 1) == ["FMPadding", "ConvolutionInputGenerator", "MVAU"]
@@ -417,5 +417,5 @@ def test_swg_1d_depthwise_finn_plus() -> None:
 
 
 def test_default_lut_variant_is_finn2026() -> None:
-    assert FinnCostModel().lut_variant == "finn2026"
+    assert FinnCostModel.finn_view().lut_variant == "finn2026"
     assert MVAU(64, 64, 1, 1, 2, 2, 2).lut_variant == "finn2026"

@@ -12,7 +12,7 @@ from hw_models.folding import (check_weights, fold_for_fps, legal_pe, legal_simd
                                optimal_folding, optimal_folding_for_budget, pareto_foldings)
 from hw_models.network import NetworkSpec
 
-MODEL = FinnCostModel("pynq-z1", clock_mhz=100)
+MODEL = FinnCostModel.finn_view("pynq-z1", clock_mhz=100)
 
 
 def conv_net() -> NetworkSpec:

@@ -14,7 +14,7 @@ from hw_models.folding import (check_folding, cycle_budget, fastest_folding, fol
 from hw_models.network import NetworkSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-MODEL = FinnCostModel("pynq-z1", clock_mhz=100)
+MODEL = FinnCostModel.finn_view("pynq-z1", clock_mhz=100)
 
 
 def small_net(**fold: tuple[int | None, int | None]) -> NetworkSpec:

@@ -9,9 +9,9 @@ FINN's figures are hard-coded from its estimate-only build of the two networks i
         --estimate out/finn_check/<p>/estimate.json
 
 (FINN's ``report/estimate_layer_cycles.json`` and ``estimate_layer_resources.json``.)  Every
-node is matched to one of our stages by layer and op kind, in order; the input
-``Thresholding_rtl_0`` and the output ``ElementwiseMul_hls_0`` are not priced by our model and
-are left out.  Cycles and SWG/FMPadding/Pool resources must be equal.  MVAU LUTs cannot be:
+node is matched to one of our stages by layer and op kind, in order (the input
+``Thresholding_rtl_0`` to the first layer's ``Thresholding`` stage); the output
+``ElementwiseMul_hls_0`` (0 LUT, a handful of cycles in FINN) is not priced and is left out.  Cycles and SWG/FMPadding/Pool resources must be equal.  MVAU LUTs cannot be:
 FINN narrows the accumulator (and weight) widths from the *trained* values before estimating, so
 our data-type bound (``finn2026``) is an upper bound within 2 %.  ``MVAU_rtl_0`` (DSP-based, the
 example's last layer) is priced as an HLS MVAU: cycles and BRAM agree, LUT/DSP do not.
@@ -41,6 +41,7 @@ CIFAR_2BIT = _example("cifar_2bit")
 
 #: finn-plus 1.6.1: node -> (layer, cycles, LUT, BRAM18, DSP)
 FINN_EXAMPLE = {
+    "Thresholding_rtl_0": ("conv0", 784, 288, 0, 0),
     "FMPadding_rtl_0": ("conv0", 900, 0, 0, 0),
     "ConvolutionInputGenerator_rtl_0": ("conv0", 7119, 300, 1, 0),
     "MVAU_hls_0": ("conv0", 28224, 577, 1, 0),
@@ -54,10 +55,11 @@ FINN_EXAMPLE = {
     "MVAU_hls_2": ("fc0", 3136, 1747, 32, 0),
     "MVAU_rtl_0": ("fc1", 160, 0, 1, 4),
 }
-#: FINN's max_cycles / critical path, less its unpriced Thresholding (784) and ElementwiseMul (10)
-FINN_EXAMPLE_NET = (56448, 115812 - 784 - 10)
+#: FINN's max_cycles / critical path, less its unpriced ElementwiseMul (10 cycles)
+FINN_EXAMPLE_NET = (56448, 115812 - 10)
 
 FINN_CIFAR_2BIT = {
+    "Thresholding_rtl_0": ("conv0", 1024, 864, 0, 0),
     "ConvolutionInputGenerator_rtl_0": ("conv0", 8167, 300, 1, 0),
     "MVAU_hls_0": ("conv0", 32400, 1646, 2, 0),
     "FMPadding_rtl_0": ("conv1", 4096, 0, 0, 0),
@@ -73,20 +75,20 @@ FINN_CIFAR_2BIT = {
     "MVAU_hls_4": ("fc0", 1152, 2904, 44, 0),
     "MVAU_hls_5": ("fc1", 80, 1191, 4, 0),
 }
-FINN_CIFAR_2BIT_NET = (259200, 378823 - 1024 - 5)
+FINN_CIFAR_2BIT_NET = (259200, 378823 - 5)
 
 CASES = {"example": (EXAMPLE, FINN_EXAMPLE, FINN_EXAMPLE_NET),
          "cifar_2bit": (CIFAR_2BIT, FINN_CIFAR_2BIT, FINN_CIFAR_2BIT_NET)}
 
 _OP = {"MVAU": "MVAU", "ConvolutionInputGenerator": "ConvolutionInputGenerator",
-       "FMPadding": "FMPadding", "Pool": "Pool"}
+       "FMPadding": "FMPadding", "Pool": "Pool", "Thresholding": "Thresholding"}
 
 
 def _ours_by_node(name: str) -> dict[str, tuple[str, int, int, int, int]]:
     """Our stages keyed by the FINN node they price (layer + op kind, in order)."""
     data, finn, _ = CASES[name]
     spec = NetworkSpec.from_dict(data)
-    report = FinnCostModel("pynq-z1", 100).estimate(spec)
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
     assert report.valid
     pending = {l.name: list(l.stages) for l in report.layers}
     out: dict[str, tuple[str, int, int, int, int]] = {}
@@ -104,7 +106,7 @@ def _ours_by_node(name: str) -> dict[str, tuple[str, int, int, int, int]]:
 def test_nodes_are_the_ones_finn_builds(name: str) -> None:
     data, finn, _ = CASES[name]
     spec = NetworkSpec.from_dict(data)
-    predicted = [n.name for n in finn_nodes(spec.layers)][1:-1]  # less Thresholding, EW mul
+    predicted = [n.name for n in finn_nodes(spec.layers)][:-1]  # less the output EW mul
     if name == "example":  # the 4-bit last layer became MVAU_rtl_0 (see FINN_CHECK.md)
         predicted = [n if n != "MVAU_hls_3" else "MVAU_rtl_0" for n in predicted]
     assert predicted == list(finn)
@@ -116,7 +118,7 @@ def test_cycles_equal_finn(name: str) -> None:
     ours = _ours_by_node(name)
     _, finn, (max_cycles, crit) = CASES[name]
     assert {n: v[1] for n, v in ours.items()} == {n: v[1] for n, v in finn.items()}
-    report = FinnCostModel("pynq-z1", 100).estimate(NetworkSpec.from_dict(CASES[name][0]))
+    report = FinnCostModel.finn_view("pynq-z1", 100).estimate(NetworkSpec.from_dict(CASES[name][0]))
     assert (report.cycles_per_frame, report.critical_path_cycles) == (max_cycles, crit)
 
 
@@ -139,7 +141,7 @@ def test_resources_equal_finn(name: str) -> None:
 def test_finn2022_variant_still_selectable() -> None:
     """The published 2020-2022 formula stays available (1.4x-4.7x FINN 1.6.1's MVAU LUTs)."""
     spec = NetworkSpec.from_dict(EXAMPLE)
-    new = FinnCostModel("pynq-z1", 100).estimate(spec)
-    old = FinnCostModel("pynq-z1", 100, lut_variant="finn2022").estimate(spec)
+    new = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
+    old = FinnCostModel.finn_view("pynq-z1", 100, lut_variant="finn2022").estimate(spec)
     assert new.settings["lut_variant"] == "finn2026"
     assert old.layer("conv1").lut > 2 * new.layer("conv1").lut

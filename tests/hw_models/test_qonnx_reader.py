@@ -29,7 +29,9 @@ def _small_spec() -> NetworkSpec:
 
 
 def _strip(spec: NetworkSpec) -> NetworkSpec:
-    return dataclasses.replace(spec, layers=tuple(l.with_folding(None, None) for l in spec.layers))
+    """Without folding; with the input thresholding an exported model's input Quant becomes."""
+    return dataclasses.replace(spec, input=dataclasses.replace(spec.input, thresholding=True),
+                               layers=tuple(l.with_folding(None, None) for l in spec.layers))
 
 
 SPECS = {
