@@ -44,6 +44,7 @@ class SearchRequest:
     lr: float = 3e-3
     balanced_sampling: bool = False
     storage: str | None = None
+    screen_pool: int = 4000
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -69,6 +70,10 @@ class SearchRequest:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError("seed", f"got {self.seed!r}", ["an integer >= 0"])
         _positive("lr", self.lr)
+        if (isinstance(self.screen_pool, bool) or not isinstance(self.screen_pool, int)
+                or self.screen_pool < 0):
+            raise InputError("screen-pool", f"got {self.screen_pool!r}",
+                             ["an integer >= 0 (0: random first generation)"])
         if not isinstance(self.balanced_sampling, bool):
             raise InputError("balanced-sampling", f"got {self.balanced_sampling!r}", [True, False])
         if not self.out:

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--balanced-sampling", action="store_true",
                    help="train one random subnet per depth group per step (EFS-NAS balanced "
                         "sampling) instead of one uniform one; about 1.5x the training time")
+    p.add_argument("--screen-pool", type=int, default=4000,
+                   help="random candidates batch-priced to fill the first generation with ones "
+                        "that meet the budgets as proposed (0: random first generation)")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite in RUN_DIR; e.g. postgresql://...)")
     p.add_argument("--out", required=True, help="run directory")
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         max_dsp=args.max_dsp, min_fps=args.min_fps, epochs=args.epochs, trials=args.trials,
         seed=args.seed, strategy=args.strategy, population=args.population,
         batch_size=args.batch_size, val_size=args.val_size, storage=args.storage,
-        balanced_sampling=args.balanced_sampling)
+        balanced_sampling=args.balanced_sampling, screen_pool=args.screen_pool)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from codesign.search.loop import run_search  # imports torch: only after the input is valid
 

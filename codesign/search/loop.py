@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+
+import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
 from codesign.search.pareto import (FPGA_OBJECTIVES, best, knee, mark_front, plot_pareto,
                                     write_pareto)
+from codesign.search.screen import screened_candidates
 from codesign.search.strategies import get_strategy
 from codesign.spaces.base import Candidate, SearchSpace, get_space
 
@@ -205,9 +208,18 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
         study_name=STUDY_NAME, storage=request.storage_url(), load_if_exists=True,
         directions=["maximize" if s == "max" else "minimize" for _, s in FPGA_OBJECTIVES],
         sampler=strategy.sampler(request.seed, request.population))
-    if not study.trials:  # a fresh study: hand-design-like seeds open the first generation
-        for seed in space.seeds()[:max(0, min(request.population, request.trials) // 2)]:
-            study.enqueue_trial(dict(seed), skip_if_exists=True)
+    if not study.trials:  # a fresh study: hand-design-like seeds open the first generation,
+        first = min(request.population, request.trials)  # batch-screened ones fill it up
+        seeds = space.seeds()[:max(0, first // 2)]
+        screened, info = screened_candidates(
+            space, pricer.model, pricer.budgets, first - len(seeds),
+            np.random.default_rng(request.seed), pool=request.screen_pool,
+            exclude={c.key for c in seeds})
+        log.info("first generation: %d seeds + %d of %d batch-priced candidates that meet the "
+                 "budgets as proposed (%d did)", len(seeds), info["picked"], info["pool"],
+                 info["feasible"])
+        for c in list(seeds) + screened:
+            study.enqueue_trial(dict(c), skip_if_exists=True)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     acc_cache: dict[str, float] = {t.user_attrs["acc_key"]: t.user_attrs["accuracy"]
                                    for t in done if t.user_attrs.get("accuracy") is not None}
