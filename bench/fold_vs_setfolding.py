@@ -36,9 +36,18 @@ FRACTIONS = (2, 8, 32, 128)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="pynq-z1")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "fold_vs_setfolding.json"))
+    ap.add_argument("--out", default=None,
+                    help="JSON output (default bench/fold_vs_setfolding[_full].json)")
+    ap.add_argument("--model", choices=("finn", "full"), default="finn",
+                    help="finn: the dataflow nodes, what the optimality proof covers (default); "
+                         "full: with the FIFO allowance, width converters and input thresholding")
     args = ap.parse_args()
-    model = FinnCostModel(args.device)
+    # folding compared on the pipeline itself: no I/O cap (it would flatten every target above it)
+    model = (FinnCostModel.finn_view(args.device) if args.model == "finn"
+             else FinnCostModel(args.device, io_profile="none"))
+    if args.out is None:
+        suffix = "" if args.model == "finn" else "_full"
+        args.out = str(ROOT / "bench" / f"fold_vs_setfolding{suffix}.json")
     rows = []
     t0 = time.perf_counter()
     for path in sorted((ROOT / "examples").glob("*.json")):
@@ -84,6 +93,7 @@ def main() -> int:
     print(f"{len(rows)} comparisons in {elapsed:.2f} s on {args.device} at "
           f"{model.clock_mhz:g} MHz")
     atomic_write_json(args.out, {"device": args.device, "clock_mhz": model.clock_mhz,
+                                 "model": args.model, "settings": model.settings,
                                  "lut_variant": model.lut_variant, "fractions": FRACTIONS,
                                  "machine": platform.processor() or platform.machine(),
                                  "elapsed_s": elapsed, "rows": rows})

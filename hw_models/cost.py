@@ -359,14 +359,19 @@ class FinnCostModel(CostModel):
         cap = None
         if priced:
             layers = self._with_interconnect(spec, priced, layers)
-            last = priced[-1]
-            cap = self.io.fps_cap(
-                frame_bytes(spec.input.channels * spec.input.height * spec.input.width,
-                            spec.input.bits),
-                frame_bytes(last.out_channels * last.out_h * last.out_w, self._out_bits(last)),
-                self.clock_mhz)
+            cap = self.io_cap(spec)
         return build_report(self.device.name, self.clock_mhz, layers, unsupported,
                             model=self.name, settings=self.settings, fps_io_cap=cap)
+
+    def io_cap(self, spec: NetworkSpec) -> float | None:
+        """Frames/s the host path allows for ``spec`` (``None``: no cap); folding-independent:
+        it depends on the input frame and the last layer's output only."""
+        last = spec.layers[-1]
+        return self.io.fps_cap(
+            frame_bytes(spec.input.channels * spec.input.height * spec.input.width,
+                        spec.input.bits),
+            frame_bytes(last.out_channels * last.out_h * last.out_w, self._out_bits(last)),
+            self.clock_mhz)
 
     # --- the stages between layers
     def _out_bits(self, l: LayerSpec) -> int:

@@ -105,8 +105,14 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     their cycles must meet ``T`` too and their resources count.  In a dataflow pipeline the
     frame rate is set by the slowest stage alone and the total LUT is the sum of the layers'
     LUTs, so the problem separates by compute layer (with its pools) and this choice is
-    LUT-optimal for the whole network (FIFOs and width converters are not modelled; max-pools
-    before the first compute layer follow the input quantizer and are not folded here).
+    LUT-optimal for the whole network's dataflow nodes (max-pools before the first compute
+    layer follow the input quantizer and are not folded here).  The stages
+    :meth:`FinnCostModel.estimate` adds between layers are priced after the choice and can
+    make it slightly sub-optimal, by a bounded amount: the FIFO allowance costs about one LUT
+    per stream bit, a width converter at most the least common multiple of the two widths plus
+    the output width, and the input thresholding follows the first layer's SIMD.
+    A target above the model's I/O cap (:meth:`FinnCostModel.io_cap`) is lowered to the cap:
+    compute parallelism beyond what the host path delivers buys nothing.
 
     * ``keep_existing``: layers whose current folding already meets ``T`` keep it (the
       search's repair); the others are re-folded.
@@ -119,6 +125,9 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     Results are cached per (model, layer shape and bits, budget).
     """
     check_folding(spec)
+    cap = _io_cap(model, spec)
+    if cap is not None and target_fps > cap:
+        target_fps = cap
     budget = cycle_budget(model.clock_mhz, target_fps)
     folding: dict[str, tuple[int, int]] = {}
     pools = _pools_after(spec)
@@ -402,16 +411,28 @@ def optimal_folding(spec: NetworkSpec, model: "FinnCostModel", target_fps: float
        sum of per-group terms: ``min sum_i c_i(x_i) s.t. x_i in X_i(T)`` equals
        ``sum_i min_{x_i in X_i(T)} c_i(x_i)``.  Each per-group minimum is found *exhaustively*
        over all legal divisor pairs (PE | MH, SIMD | MW and C_in), so the result is exact, not
-       a heuristic.  (FIFOs and data-width converters are not modelled; stages no folding
-       changes - pools before the first compute layer - are constants.)
+       a heuristic, for the dataflow nodes.  (Stages no folding changes - pools before the
+       first compute layer - are constants.  The FIFO allowance, width converters and input
+       thresholding priced between layers are left out of the objective; see
+       :func:`fold_for_fps` for their bound.)
 
     With the default weights the choice equals ``fold_for_fps(spec, model, target_fps)`` when
     every layer can meet the target; unlike it, an unreachable target raises
     :class:`~fpga.errors.InputError` (field ``target_fps``, accepted: the highest rate).
     Device capacity is not a constraint here: see :func:`check_fits`.
     """
+    cap = _io_cap(model, spec)
+    if cap is not None and target_fps > cap:
+        raise InputError("target_fps", f"{target_fps:,.0f} frames/s is above the I/O cap of "
+                         f"{cap:,.0f} frames/s (I/O profile {model.io.name})",
+                         [f"<= {cap:,.0f}", "or io_profile 'none'"])
     return optimal_folding_for_budget(spec, model, cycle_budget(model.clock_mhz, target_fps),
                                       weights)
+
+
+def _io_cap(model: Any, spec: NetworkSpec) -> float | None:
+    cap = getattr(model, "io_cap", None)
+    return cap(spec) if callable(cap) else None
 
 
 def min_resources(spec: NetworkSpec, model: "FinnCostModel", budget: int) -> dict[str, int]:
