@@ -106,11 +106,13 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     frame rate is set by the slowest stage alone and the total LUT is the sum of the layers'
     LUTs, so the problem separates by compute layer (with its pools) and this choice is
     LUT-optimal for the whole network's dataflow nodes (max-pools before the first compute
-    layer follow the input quantizer and are not folded here).  The stages
-    :meth:`FinnCostModel.estimate` adds between layers are priced after the choice and can
-    make it slightly sub-optimal, by a bounded amount: the FIFO allowance costs about one LUT
-    per stream bit, a width converter at most the least common multiple of the two widths plus
-    the output width, and the input thresholding follows the first layer's SIMD.
+    layer follow the input quantizer and are not folded here).  When the model also prices
+    the stages between layers (FIFO allowance, width converters, input thresholding), layers are
+    coupled through their stream widths; without ``keep_existing``/``missing_only`` the choice is
+    then made by the chain dynamic program of :func:`_chain_optimal`, exact for the whole
+    priced design.  The per-layer rule (used by the two modes) can then miss the optimum by the
+    converters between layers (at most the two widths' least common multiple plus the output
+    width in LUTs each).
     A target above the model's I/O cap (:meth:`FinnCostModel.io_cap`) is lowered to the cap:
     compute parallelism beyond what the host path delivers buys nothing.
 
@@ -129,6 +131,10 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     if cap is not None and target_fps > cap:
         target_fps = cap
     budget = cycle_budget(model.clock_mhz, target_fps)
+    if not keep_existing and not missing_only and _linked(model, spec):
+        linked = _chain_optimal(spec, model, budget, LUT_WEIGHTS)
+        if linked is not None:  # exact for the whole design, links included
+            return spec.with_folding(linked)
     folding: dict[str, tuple[int, int]] = {}
     pools = _pools_after(spec)
     for layer in spec.compute_layers:
@@ -381,8 +387,12 @@ def optimal_folding_for_budget(spec: NetworkSpec, model: "FinnCostModel", budget
     """:func:`optimal_folding` for a cycle budget ``T`` (cycles per frame) instead of a rate."""
     w = check_weights(weights)
     check_folding(spec)
-    opts = layer_options(spec, model)
     fastest = min_cycles(spec, model)
+    if _linked(model, spec) and _chain_groups(spec) is not None:
+        linked = _chain_optimal(spec, model, budget, w) if budget >= fastest else None
+        if linked is not None:
+            return spec.with_folding(linked)
+    opts = layer_options(spec, model)
     chosen = _choose_optimal(opts, budget, w) if budget >= fastest else None
     if chosen is None:
         best = model.clock_mhz * 1e6 / fastest
@@ -412,9 +422,11 @@ def optimal_folding(spec: NetworkSpec, model: "FinnCostModel", target_fps: float
        ``sum_i min_{x_i in X_i(T)} c_i(x_i)``.  Each per-group minimum is found *exhaustively*
        over all legal divisor pairs (PE | MH, SIMD | MW and C_in), so the result is exact, not
        a heuristic, for the dataflow nodes.  (Stages no folding changes - pools before the
-       first compute layer - are constants.  The FIFO allowance, width converters and input
-       thresholding priced between layers are left out of the objective; see
-       :func:`fold_for_fps` for their bound.)
+       first compute layer - are constants.)
+    4. with the stages between layers priced (FIFO allowance, width converters, input
+       thresholding), a term depends on one group or on two *consecutive* groups; the chain
+       dynamic program :func:`_chain_optimal` solves that exactly (brute force confirms it in
+       ``tests/hw_models/test_fold_optimal.py``).
 
     With the default weights the choice equals ``fold_for_fps(spec, model, target_fps)`` when
     every layer can meet the target; unlike it, an unreachable target raises
@@ -529,3 +541,150 @@ def pareto_foldings(spec: NetworkSpec, model: "FinnCostModel", weights: Any = LU
         points = [points[i] for i in keep]
     return [(c, spec.with_folding({n: (o.pe, o.simd) for n, o in ch.items()}))
             for c, _, ch in points]
+
+
+# ------------------------------------------------------------------------------ exact, with links
+def _chain_groups(spec: NetworkSpec) -> list[tuple[LayerSpec, tuple[LayerSpec, ...]]] | None:
+    """``[(compute layer, the max-pools it feeds)]`` covering every layer, or ``None`` when some
+    layer belongs to no group (a max-pool first, or one FINN cannot map)."""
+    groups: list[tuple[LayerSpec, list[LayerSpec]]] = []
+    for l in spec.layers:
+        if l.is_compute:
+            groups.append((l, []))
+        elif l.op == "maxpool" and groups and l.stride <= l.kernel:
+            groups[-1][1].append(l)
+        else:
+            return None
+    return [(c, tuple(p)) for c, p in groups] if groups else None
+
+
+@dataclasses.dataclass(frozen=True)
+class _LinkedOption:
+    pe: int
+    simd: int
+    cost: tuple[float, int, int, int, int]  # (score, lut, bram18, dsp, uram), group + its links
+    in_width: int
+    out_width: int
+    out_frame_bits: int
+
+
+def _add(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b))
+
+
+def _stage_vec(s: Any, w: tuple[float, float, float]) -> tuple[float, int, int, int, int]:
+    return (w[0] * s.lut + w[1] * s.bram18 + w[2] * s.dsp, s.lut, s.bram18, s.dsp, s.uram)
+
+
+def _linked_options(spec: NetworkSpec, model: Any, groups: list, gi: int, budget: int,
+                    w: tuple[float, float, float]) -> list[_LinkedOption]:
+    """Every legal folding of group ``gi`` meeting ``budget``, priced with the stages that
+    depend on it alone: the input thresholding (first group), the FIFO allowance in front of
+    each of its layers, the width converters inside it and the output FIFO (last group)."""
+    from hw_models.cost import (DataWidthConverter, StreamingFIFO, input_thresholding,
+                                stream_in_width, stream_out_width)
+
+    layer, pools = groups[gi]
+    link = model.interconnect
+    fifo = link and model.fifo_depth > 0
+    inp = spec.input
+    out: list[_LinkedOption] = []
+    for pe, simd in legal_pairs(layer):
+        lay = layer.with_folding(pe, simd)
+        c = model.layer_cost(lay)
+        cycles, vec = c.cycles, (0.0, 0, 0, 0, 0)
+        for s in c.stages:
+            vec = _add(vec, _stage_vec(s, w))
+        in_w = stream_in_width(lay)
+        if gi == 0 and inp.thresholding:
+            th = input_thresholding(spec, lay)
+            ts = th.cost()
+            vec, cycles = _add(vec, _stage_vec(ts, w)), max(cycles, ts.cycles)
+            th_w = th.pe * inp.bits
+            if link and th_w != in_w:
+                d = DataWidthConverter(th_w, in_w, inp.channels * inp.height * inp.width
+                                       * inp.bits).cost()
+                vec, cycles = _add(vec, _stage_vec(d, w)), max(cycles, d.cycles)
+        if fifo and gi > 0:
+            vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, in_w).cost(), w))
+        bits = model._out_bits(lay)
+        width = stream_out_width(lay, bits)
+        frame = lay.out_channels * lay.out_h * lay.out_w * bits
+        stream = pe
+        for p in pools:
+            par = max(d for d in divisors(p.in_channels) if d <= stream)
+            pl = dataclasses.replace(p, pe=par)
+            pc = model.layer_cost(pl)
+            cycles = max(cycles, pc.cycles)
+            for s in pc.stages:
+                vec = _add(vec, _stage_vec(s, w))
+            p_in = stream_in_width(pl)
+            if link and width != p_in:
+                d = DataWidthConverter(width, p_in, frame).cost()
+                vec, cycles = _add(vec, _stage_vec(d, w)), max(cycles, d.cycles)
+            if fifo:
+                vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, p_in).cost(), w))
+            width, stream = par * pl.in_bits, par
+            frame = pl.out_channels * pl.out_h * pl.out_w * pl.in_bits
+        if fifo and gi == len(groups) - 1:
+            vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, width).cost(), w))
+        if cycles <= budget:
+            out.append(_LinkedOption(pe, simd, vec, in_w, width, frame))
+    return out
+
+
+def _chain_optimal(spec: NetworkSpec, model: Any, budget: int,
+                   weights: tuple[float, float, float]) -> dict[str, tuple[int, int]] | None:
+    """The exact optimum of the *whole* priced design - dataflow nodes, input thresholding,
+    FIFO allowance and width converters - by dynamic programming over the chain of layer
+    groups.
+
+    Why it is exact: the frame-rate constraint is still per stage (every stage, converters
+    included, must meet ``T``), and the cost is a sum of terms that each depend on one group's
+    folding (its nodes, its FIFOs, the thresholding its first layer sets) or on two
+    *consecutive* groups' foldings (the converter between them, set by the producer's output
+    width and the consumer's input width).  A chain with pairwise terms is solved exactly by
+    the Viterbi recursion ``best_g(j) = node_g(j) + min_i [best_{g-1}(i) + edge(i, j)]``, with
+    costs compared lexicographically as ``(weighted score, LUT, BRAM18, DSP, URAM)``.
+    ``None`` when the network is not a chain of groups or ``T`` is out of reach.
+    """
+    from hw_models.cost import DataWidthConverter
+
+    groups = _chain_groups(spec)
+    if groups is None:
+        return None
+    link = model.interconnect
+    prev: list[tuple[tuple, _LinkedOption, tuple]] = []  # (total cost, option, back-pointers)
+    for gi in range(len(groups)):
+        opts = _linked_options(spec, model, groups, gi, budget, weights)
+        if not opts:
+            return None
+        cur = []
+        for o in opts:
+            if gi == 0:
+                cur.append((o.cost, o, ((groups[0][0].name, o),)))
+                continue
+            best = None
+            for total, po, path in prev:
+                edge = (0.0, 0, 0, 0, 0)
+                if link and po.out_width != o.in_width:
+                    d = DataWidthConverter(po.out_width, o.in_width, po.out_frame_bits).cost()
+                    if d.cycles > budget:
+                        continue
+                    edge = _stage_vec(d, weights)
+                cand = _add(total, edge)
+                if best is None or cand < best[0]:
+                    best = (cand, path)
+            if best is not None:
+                cur.append((_add(best[0], o.cost), o, best[1] + ((groups[gi][0].name, o),)))
+        if not cur:
+            return None
+        prev = cur
+    _, _, path = min(prev, key=lambda t: t[0])
+    return {name: (o.pe, o.simd) for name, o in path}
+
+
+def _linked(model: Any, spec: NetworkSpec) -> bool:
+    """Whether stages beyond the per-layer groups are priced (then the chain DP is needed)."""
+    return bool(getattr(model, "interconnect", False) or spec.input.thresholding) and \
+        hasattr(model, "fifo_depth")

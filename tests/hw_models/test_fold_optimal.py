@@ -105,3 +105,43 @@ def test_pareto_front_is_brute_force_front(make) -> None:
     thin = pareto_foldings(spec, MODEL, max_points=3)
     assert len(thin) == min(3, len(front))
     assert thin[0][0] == front[0][0] and thin[-1][0] == front[-1][0]
+
+
+# ------------------------------------------------------------------ whole design, links included
+FULL = FinnCostModel("pynq-z1", clock_mhz=100, io_profile="none")  # FIFOs + converters priced
+
+
+def _thresholded(spec: NetworkSpec) -> NetworkSpec:
+    d = spec.to_dict()
+    d["input"]["thresholding"] = True
+    return NetworkSpec.from_dict(d)
+
+
+def brute_full(spec: NetworkSpec) -> list[tuple[int, int, int, int]]:
+    from hw_models.folding import legal_pairs
+
+    layers = spec.compute_layers
+    out = []
+    for combo in itertools.product(*[legal_pairs(l) for l in layers]):
+        r = FULL.estimate(spec.with_folding(dict(zip((l.name for l in layers), combo))))
+        out.append((r.cycles_per_frame, r.lut, r.bram18, r.dsp))
+    return out
+
+
+@pytest.mark.parametrize("make", [conv_net, mlp, lambda: _thresholded(conv_net())])
+def test_chain_optimum_equals_brute_force_with_interconnect(make) -> None:
+    """With FIFOs, width converters and the input thresholding priced, layers are coupled; the
+    chain dynamic program still finds the exact optimum of the whole priced design."""
+    spec = make()
+    every = brute_full(spec)
+    fastest = min(c for c, *_ in every)
+    slowest = max(c for c, *_ in every)
+    for t in sorted({fastest, (fastest + slowest) // 2, fastest * 2, int(fastest * 1.5)}):
+        for w in WEIGHTS[:3]:
+            best = min(cost(w, *x[1:]) for x in every if x[0] <= t)
+            r = FULL.estimate(optimal_folding_for_budget(spec, FULL, t, w))
+            assert r.cycles_per_frame <= t
+            assert cost(w, r.lut, r.bram18, r.dsp) == pytest.approx(best), (t, w)
+        lut_best = min(x[1] for x in every if x[0] <= t)
+        fps = FULL.clock_mhz * 1e6 / t
+        assert FULL.estimate(fold_for_fps(spec, FULL, fps)).lut == lut_best
