@@ -110,21 +110,26 @@ class FinnOp(ABC):
 
 
 # ------------------------------------------------------------------------ memory primitives
-def bram18_finn_r(depth: int, width: int) -> int:
-    """RAMB18 count of one ``depth x width`` memory, FINN-R's aspect-ratio table (reference 3.6)."""
+def bram18_finn_r(depth: int, width: int, divisors: tuple[int, int, int, int] = (4, 9, 18, 36)
+                  ) -> int:
+    """RAMB18 count of one ``depth x width`` memory, FINN-R's aspect-ratio table (reference 3.6).
+
+    ``divisors``: the widths of the 4K/2K/1K/512-deep modes; the MVAU uses the RAMB18 widths
+    (4, 9, 18, 36), FINN's VVAU the rounded (4, 8, 16, 32) (reference 4)."""
     if depth <= 0 or width <= 0:
         return 0
+    d4, d9, d18, d36 = divisors
     if width == 1:
         return math.ceil(depth / 16384)
     if width == 2:
         return math.ceil(depth / 8192)
     if width <= 4:
-        return math.ceil(depth / 4096) * math.ceil(width / 4)
+        return math.ceil(depth / 4096) * math.ceil(width / d4)
     if width <= 9:
-        return math.ceil(depth / 2048) * math.ceil(width / 9)
+        return math.ceil(depth / 2048) * math.ceil(width / d9)
     if width <= 18 or depth > 512:
-        return math.ceil(depth / 1024) * math.ceil(width / 18)
-    return math.ceil(depth / 512) * math.ceil(width / 36)
+        return math.ceil(depth / 1024) * math.ceil(width / d18)
+    return math.ceil(depth / 512) * math.ceil(width / d36)
 
 
 def bram18_best_mode(depth: int, width: int) -> int:
@@ -508,20 +513,9 @@ class VVAU(FinnOp):
         return int(300 + 1.1 * (p * (mult + add + acc + thr + cmp)) + wmem_luts)
 
     def bram18(self) -> int:
-        omega, width = self.wmem, self.pe * self.simd * self.weight_bits
-        if omega <= 128:
+        if self.wmem <= 128:  # LUTRAM (FINN's ram_style "auto")
             return 0
-        if width == 1:
-            return math.ceil(omega / 16384)
-        if width == 2:
-            return math.ceil(omega / 8192)
-        if width <= 4:
-            return math.ceil(omega / 4096) * math.ceil(width / 4)
-        if width <= 9:
-            return math.ceil(omega / 2048) * math.ceil(width / 8)
-        if width <= 18 or omega > 512:
-            return math.ceil(omega / 1024) * math.ceil(width / 16)
-        return math.ceil(omega / 512) * math.ceil(width / 32)
+        return bram18_finn_r(self.wmem, self.pe * self.simd * self.weight_bits, (4, 8, 16, 32))
 
     def dsp(self) -> int:
         if self.res_type != "dsp":

@@ -148,3 +148,13 @@ def test_batch_pricer_matches_scalar_with_interconnect(thresholding, settings):
         assert out["fps"][i] == rep.fps and out["critical_path_cycles"][i] == \
             rep.critical_path_cycles
         assert list(out["layer_lut"][i]) == [l.lut for l in rep.layers]
+
+
+def test_vvau_weight_memory_uses_finn_divisors():
+    # WMEM = 64*9 = 576 > 128: BRAM; width 1*1*4 = 4 bits -> 4K-deep mode, 1 RAMB18
+    assert VVAU(64, 3, 8, 8, 1, 1, 4, 4, 4).bram18() == 1
+    # width 2*1*8 = 16 bits, WMEM 288: FINN's VVAU divides by 16 (the MVAU table would say 18)
+    assert VVAU(64, 3, 8, 8, 2, 1, 8, 4, 4).bram18() == 1
+    # width 4*1*9 = 36 bits, WMEM 144: 36/32 -> 2 RAMB18 (the MVAU table's 36/36 would say 1)
+    assert VVAU(64, 3, 8, 8, 4, 1, 9, 4, 4).bram18() == 2
+    assert VVAU(64, 3, 8, 8, 8, 1, 4, 4, 4).bram18() == 0  # WMEM 72 <= 128: LUTRAM
