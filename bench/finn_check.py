@@ -176,6 +176,8 @@ def _match_estimates(nodes: list[dict[str, Any]], est: dict[str, dict[str, Any]]
     whole_done: set[str] = set()
     for n in nodes:
         layer = n.get("layer")
+        if layer == "<input>" and est:  # the input Thresholding is priced with the first layer
+            layer = next(iter(est))
         if layer not in est:
             continue
         stages = pending[layer]
