@@ -11,10 +11,11 @@ maps the Brevitas QONNX idiom this toolkit exports (``fpga.export.onnx_export.ex
 BatchNormalization, Relu and per-channel Add/Mul by constants are absorbed into the layer's
 thresholds (what FINN's streamlining does), so they are not layers of their own; a flatten is
 implied before the first ``fc`` as in the JSON format.  QONNX carries no folding, so every layer
-has ``pe = simd = None``.  Layers are named ``conv<i>``, ``pool<i>`` and ``fc<i>`` in graph order.
+has ``pe = simd = None``.  A depthwise conv (``group`` = channels) becomes a ``dwconv``
+layer (FINN's VVAU).  Layers are named ``conv<i>``, ``pool<i>`` and ``fc<i>`` in graph order.
 
 Whatever the reader cannot map (an unknown op, a Quant whose bit width is not a constant
-initializer, a grouped/depthwise or dilated conv, a non-square kernel, a branch) raises
+initializer, a grouped (not depthwise) or dilated conv, a non-square kernel, a branch) raises
 :class:`~fpga.errors.InputError` naming the node (``name`` and ``op_type``); nothing is skipped
 silently.  Only ``onnx`` is needed (no torch, no qonnx), and it is imported inside
 :func:`read_qonnx` so that ``import hw_models`` stays light.
@@ -220,9 +221,12 @@ def read_qonnx(path: str | Path, name: str | None = None) -> NetworkSpec:
                 raise InputError(_where(node), "a conv after a flatten/fc is not supported")
             wt, wb = _weight(g, node)
             visited.add(id(g.producer[node.input[1]]))
-            if int(a.get("group", 1)) != 1:
-                raise InputError(_where(node), f"group={a['group']} (grouped/depthwise conv)",
-                                 ["group=1 (dense convolutions)"])
+            group = int(a.get("group", 1))
+            depthwise = group > 1 and group == c == int(wt.shape[0]) and int(wt.shape[1]) == 1
+            if group != 1 and not depthwise:
+                raise InputError(_where(node), f"group={group} (grouped conv)",
+                                 ["group=1 (dense convolutions)",
+                                  "group = in = out channels (depthwise, a VVAU)"])
             if list(a.get("dilations", [1, 1])) != [1, 1]:
                 raise InputError(_where(node), f"dilations {list(a['dilations'])}",
                                  ["dilations [1, 1]"])
@@ -232,15 +236,19 @@ def read_qonnx(path: str | Path, name: str | None = None) -> NetworkSpec:
             k = _square(node, a, "kernel_shape", int(wt.shape[2]))
             s = _square(node, a, "strides", 1)
             p = _pads(node, a)
-            if int(wt.shape[1]) != c:
+            if not depthwise and int(wt.shape[1]) != c:
                 raise InputError(_where(node), f"weights expect {wt.shape[1]} input channels "
                                  f"but the input has {c}")
             cout = int(wt.shape[0])
             h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
             c = cout
-            pending = {"name": new_name("conv"), "op": "conv", "out_channels": cout,
-                       "kernel": k, "stride": s, "padding": p, "weight_bits": wb,
-                       "act_bits": None}
+            if depthwise:
+                pending = {"name": new_name("conv"), "op": "dwconv", "kernel": k, "stride": s,
+                           "padding": p, "weight_bits": wb, "act_bits": None}
+            else:
+                pending = {"name": new_name("conv"), "op": "conv", "out_channels": cout,
+                           "kernel": k, "stride": s, "padding": p, "weight_bits": wb,
+                           "act_bits": None}
             layers.append(pending)
         elif op in ("MatMul", "Gemm"):
             wt, wb = _weight(g, node)

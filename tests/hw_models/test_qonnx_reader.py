@@ -168,3 +168,34 @@ def test_reader_import_is_light() -> None:
             "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_depthwise_conv_becomes_dwconv(tmp_path: Path) -> None:
+    """A Brevitas depthwise conv (groups = channels) is read as a ``dwconv`` layer (FINN VVAU)."""
+    pytest.importorskip("brevitas")
+    import brevitas.nn as qnn
+    import torch
+
+    from fpga.export.onnx_export import export_qonnx
+    from hw_models.cost import FinnCostModel
+    from hw_models.qonnx_reader import read_qonnx
+
+    class DW(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q = qnn.QuantIdentity(bit_width=8, return_quant_tensor=True)
+            self.dw = qnn.QuantConv2d(4, 4, 3, padding=1, groups=4, weight_bit_width=4,
+                                      bias=False)
+            self.bn = torch.nn.BatchNorm2d(4)
+            self.act = qnn.QuantReLU(bit_width=4)
+            self.fc = qnn.QuantLinear(4 * 6 * 6, 10, weight_bit_width=4, bias=False)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.act(self.bn(self.dw(self.q(x)))), 1))
+
+    spec = read_qonnx(export_qonnx(DW().eval(), (4, 6, 6), tmp_path / "dw.onnx"))
+    dw = spec.layers[0]
+    assert (dw.op, dw.kernel, dw.padding, dw.out_channels, dw.weight_bits, dw.act_bits) == \
+        ("dwconv", 3, 1, 4, 4, 4)
+    report = FinnCostModel("pynq-z1").estimate(spec)
+    assert report.valid and "VVAU" in [s.op for s in report.layer(dw.name).stages]
