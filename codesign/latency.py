@@ -600,6 +600,28 @@ def _spec_with_ops(space: SearchSpace, c: Candidate, ops: list[OpConfig]) -> Net
     return NetworkSpec.from_dict(d)
 
 
+def check_latency_target(model: LatencyTableModel, space: SearchSpace,
+                         max_latency_ms: float | None, table_path: str) -> float:
+    """At search start: the table covers the space, and the budget is not below the fastest
+    candidate.  Returns the fastest predicted latency (ms)."""
+    extra = ""
+    cfg = space.config() if hasattr(space, "config") else {}
+    if cfg and cfg != model.table.space.get("config"):
+        shape = "x".join(str(v) for v in cfg.get("input_shape", []))
+        extra = (f" --input-shape {shape}" if shape else "") + (
+            f" --num-classes {cfg['num_classes']}" if "num_classes" in cfg else "")
+    check_covers(model.table, space, table_path, extra)
+    low, spec = fastest(model, space)
+    if max_latency_ms is not None and max_latency_ms < low:
+        ops = ", ".join(f"{l.name} w{l.weight_bits}a{l.act_bits if l.act_bits else '-'}"
+                        for l in spec.compute_layers)
+        raise InputError("max-latency-ms", f"{max_latency_ms:g} ms is below the fastest design "
+                         f"of space '{space.name}' on {model.table.describe_target()}: "
+                         f"{low:.4f} ms predicted (smallest architecture at its fastest bits: "
+                         f"{ops})", [f">= {low:.4f}"])
+    return low
+
+
 # ------------------------------------------------------------------------------ validate
 def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: int = 2,
                    protocol: Protocol | None = None, progress: bool = True) -> dict[str, Any]:
@@ -680,4 +702,4 @@ def plot_validation(path: str | Path, result: Mapping[str, Any]) -> Path:
 
 __all__ = ["Protocol", "build_table", "validate_table", "space_ops", "check_covers", "fastest",
            "random_networks", "machine_info", "check_runtime", "check_same_machine",
-           "plot_validation", "measure_command"]
+           "plot_validation", "measure_command", "check_latency_target"]
