@@ -318,3 +318,27 @@ def test_compare_overlays_fronts(tmp_path: Path, capsys):
     assert main(["compare", str(a), str(c), "--objective", "latency_ms", "--out",
                  str(tmp_path / "x.png")]) == 2
     assert "no latency_ms" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow
+def test_latency_search_end_to_end(toy_idx_dir, tmp_path: Path, capsys):
+    """CLI build of the default space (minimal protocol), then a CPU-latency search and compare."""
+    table = tmp_path / "cpu.json"
+    assert main(["latency", "build", "--device", "cpu", "--rounds", "1", "--round-s", "0.001",
+                 "--calibration", "4", "--no-progress", "--out", str(table)]) == 0
+    assert "measured 253 ops" in capsys.readouterr().out
+    out = tmp_path / "run"
+    argv = ["search", "--dataset", "mnist", "--data-dir", str(toy_idx_dir), "--epochs", "1",
+            "--val-size", "200", "--batch-size", "64", "--population", "4", "--trials", "6",
+            "--no-progress", "--latency-table", str(table)]
+    assert main(argv + ["--max-latency-ms", "1e-4", "--out", str(out)]) == 2
+    assert "below the fastest design" in capsys.readouterr().err and not out.exists()
+    assert main(argv + ["--max-latency-ms", "10", "--out", str(out)]) == 0
+    d = json.loads((out / "pareto.json").read_text())
+    assert [o["name"] for o in d["objectives"]] == ["accuracy", "latency_ms"]
+    assert all(x["latency_ms"] > 0 and "lut" in x for x in d["designs"])
+    assert any(x["on_front"] for x in d["designs"]) and "latency_target" in d
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["compare", str(out), str(out), "--out", str(tmp_path / "c.png")]) == 0
+    assert "on the front" in capsys.readouterr().out
