@@ -501,6 +501,8 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
                   round(time.perf_counter() - t0, 1),
                   "date" if existing is None else "updated": now,
                   "ops_measured": len(todo)})
+    if existing is not None:
+        build["update_protocol"] = dataclasses.asdict(protocol)
     if unmeasurable:
         build["not_measurable"] = sorted(unmeasurable)
     proto = {"batch": batch, "threads": threads, **dataclasses.asdict(protocol),
