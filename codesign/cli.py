@@ -15,7 +15,7 @@ import sys
 from fpga.errors import InputError
 
 #: sub-command modules, in the order ``codesign --help`` lists them
-COMMANDS = ("devices", "estimate", "fold", "search", "export", "calibrate")
+COMMANDS = ("devices", "estimate", "fold", "search", "export", "calibrate", "latency", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,6 +45,8 @@ class SearchRequest:
     balanced_sampling: bool = False
     storage: str | None = None
     screen_pool: int = 4000
+    latency_table: str | None = None
+    max_latency_ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -78,6 +80,11 @@ class SearchRequest:
             raise InputError("balanced-sampling", f"got {self.balanced_sampling!r}", [True, False])
         if not self.out:
             raise InputError("out", "a run directory is required")
+        if self.max_latency_ms is not None:
+            _positive("max-latency-ms", self.max_latency_ms)
+            if not self.latency_table:
+                raise InputError("max-latency-ms", "needs --latency-table TABLE.json (build one "
+                                 "with `codesign latency build`)")
 
     # ----------------------------------------------------------------- derived values
     @property
@@ -85,11 +92,17 @@ class SearchRequest:
         return float(self.clock_mhz or get_device(self.device).clock_mhz)
 
     def budgets(self) -> dict[str, float]:
-        """The hard limits: explicit budgets, else the device capacity."""
+        """The hard FPGA limits: explicit budgets, else the device capacity.
+
+        A search with a latency table targets a CPU/GPU: only the FPGA budgets given explicitly
+        apply then (both kinds of budget apply when both are given)."""
         dev = get_device(self.device)
-        b: dict[str, float] = {"lut": self.max_lut or dev.lut,
-                               "bram18": self.max_bram18 or dev.bram18,
-                               "dsp": self.max_dsp or dev.dsp}
+        if self.latency_table:
+            b = {k: float(v) for k, v in (("lut", self.max_lut), ("bram18", self.max_bram18),
+                                          ("dsp", self.max_dsp)) if v}
+        else:
+            b = {"lut": self.max_lut or dev.lut, "bram18": self.max_bram18 or dev.bram18,
+                 "dsp": self.max_dsp or dev.dsp}
         if self.min_fps:
             b["fps"] = float(self.min_fps)
         return b

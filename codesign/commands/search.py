@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-bram18", type=int, default=None, help="BRAM18 budget")
     p.add_argument("--max-dsp", type=int, default=None, help="DSP budget")
     p.add_argument("--min-fps", type=float, default=None, help="frame-rate floor (frames/s)")
+    p.add_argument("--latency-table", default=None, metavar="TABLE.json",
+                   help="target a CPU/GPU: predict latency from this table (`codesign latency "
+                        "build`) and search accuracy vs latency_ms; FPGA budgets then apply only "
+                        "when given explicitly")
+    p.add_argument("--max-latency-ms", type=float, default=None,
+                   help="latency budget (ms) on the table's target; needs --latency-table")
     p.add_argument("--epochs", type=int, default=2, help="supernet training epochs")
     p.add_argument("--trials", type=int, default=40, help="search trials (priced candidates)")
     p.add_argument("--seed", type=int, default=0)
@@ -55,20 +61,25 @@ def run(args: argparse.Namespace) -> int:
         max_dsp=args.max_dsp, min_fps=args.min_fps, epochs=args.epochs, trials=args.trials,
         seed=args.seed, strategy=args.strategy, population=args.population,
         batch_size=args.batch_size, val_size=args.val_size, storage=args.storage,
-        balanced_sampling=args.balanced_sampling, screen_pool=args.screen_pool)
+        balanced_sampling=args.balanced_sampling, screen_pool=args.screen_pool,
+        latency_table=args.latency_table, max_latency_ms=args.max_latency_ms)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from codesign.search.loop import run_search  # imports torch: only after the input is valid
 
     pareto = run_search(req, progress=not args.no_progress)
     designs = pareto["designs"]
-    front = sorted((d for d in designs if d["on_front"]), key=lambda d: d["lut"])
+    lat = req.latency_table is not None
+    front = sorted((d for d in designs if d["on_front"]),
+                   key=lambda d: d["latency_ms"] if lat else d["lut"])
     feasible = sum(d["feasible"] for d in designs)
     print(f"\n{len(designs)} designs priced, {feasible} within budget, {len(front)} on the front "
           f"(best: {pareto['best']}, knee: {pareto['knee']})")
-    print(f"{'id':>5} {'val acc':>8} {'LUT':>8} {'BRAM18':>7} {'DSP':>5} {'frames/s':>10}")
+    print(f"{'id':>5} {'val acc':>8} {'LUT':>8} {'BRAM18':>7} {'DSP':>5} {'frames/s':>10}"
+          + (f" {'latency ms':>11}" if lat else ""))
     for d in front:
         print(f"{d['id']:>5} {100 * d['accuracy']:7.2f}% {d['lut']:>8,.0f} {d['bram18']:>7,.0f} "
-              f"{d['dsp']:>5,.0f} {d['fps']:>10,.0f}")
+              f"{d['dsp']:>5,.0f} {d['fps']:>10,.0f}"
+              + (f" {d['latency_ms']:>11.4f}" if lat else ""))
     print(f"wrote {args.out}/pareto.json, {args.out}/pareto.png; "
           f"timing {json.dumps(pareto['timing'])}")
     return 0

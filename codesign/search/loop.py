@@ -33,8 +33,8 @@ from hw_models.network import NetworkSpec
 from codesign.data import ImageDataset, load_dataset
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
-from codesign.search.pareto import (FPGA_OBJECTIVES, best, knee, mark_front, plot_pareto,
-                                    write_pareto)
+from codesign.search.pareto import (FPGA_OBJECTIVES, LATENCY_OBJECTIVES, best, knee, mark_front,
+                                    plot_pareto, write_pareto)
 from codesign.search.screen import screened_candidates
 from codesign.search.strategies import get_strategy
 from codesign.spaces.base import Candidate, SearchSpace, get_space
@@ -56,7 +56,8 @@ class Priced:
 
     @property
     def feasible(self) -> bool:
-        return all(v <= 0 for v in self.violations.values()) and not self.cost["unsupported"]
+        return (all(v <= 0 for v in self.violations.values()) and not self.cost["unsupported"]
+                and not self.cost.get("latency", {}).get("unsupported"))
 
 
 class Pricer:
@@ -67,6 +68,10 @@ class Pricer:
         self.request = request
         self.model = FinnCostModel(get_device(request.device), clock_mhz=request.clock)
         self.budgets = request.budgets()
+        self.latency = None  # the latency-table cost model when the request targets a CPU/GPU
+        if request.latency_table:
+            from hw_models.latency_table import LatencyTableModel
+            self.latency = LatencyTableModel(request.latency_table)
 
     def price(self, c: Candidate) -> Priced:
         """Price ``c``, repairing its folding so that budgets are met whenever folding can.
@@ -110,9 +115,14 @@ class Pricer:
     def _priced(self, spec: NetworkSpec) -> Priced:
         report = self.model.estimate(spec)
         b = self.budgets
-        viol = report.violations(max_lut=b["lut"], max_bram18=b["bram18"], max_dsp=b["dsp"],
-                                 min_fps=b.get("fps"))
-        return Priced(spec, report.to_dict(), {k: float(v) for k, v in viol.items()})
+        viol = report.violations(max_lut=b.get("lut"), max_bram18=b.get("bram18"),
+                                 max_dsp=b.get("dsp"), min_fps=b.get("fps"))
+        cost = report.to_dict()
+        if self.latency is not None:
+            lat = self.latency.estimate(spec)
+            cost["latency"] = lat.to_dict()
+            viol.update(lat.violations(self.request.max_latency_ms))
+        return Priced(spec, cost, {k: float(v) for k, v in viol.items()})
 
 
 def check_budgets_reachable(pricer: Pricer) -> None:
@@ -122,7 +132,7 @@ def check_budgets_reachable(pricer: Pricer) -> None:
     flags = {"lut": "max-lut", "bram18": "max-bram18", "dsp": "max-dsp", "fps": "min-fps"}
     # the frame rate first: if it cannot be met, no LUT budget would help
     for key, v in sorted(p.violations.items(), key=lambda kv: kv[0] != "fps"):
-        if v > 0:
+        if v > 0 and key in flags:  # latency_ms: codesign.latency.check_latency_target
             flag = flags.get(key, key)
             have = p.cost["fps"] if key == "fps" else t[key]
             limit = pricer.budgets.get(key)
@@ -180,6 +190,10 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     space = build_space(request, data)
     pricer = Pricer(space, request)
     check_budgets_reachable(pricer)
+    if pricer.latency is not None:
+        from codesign.latency import check_latency_target
+        check_latency_target(pricer.latency, space, request.max_latency_ms, request.latency_table)
+    objectives = LATENCY_OBJECTIVES if pricer.latency is not None else FPGA_OBJECTIVES
     get_strategy(request.strategy)
     run_dir, resumed = prepare_run_dir(request)
     log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
@@ -206,15 +220,20 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     strategy = get_strategy(request.strategy)
     study = optuna.create_study(
         study_name=STUDY_NAME, storage=request.storage_url(), load_if_exists=True,
-        directions=["maximize" if s == "max" else "minimize" for _, s in FPGA_OBJECTIVES],
+        directions=["maximize" if s == "max" else "minimize" for _, s in objectives],
         sampler=strategy.sampler(request.seed, request.population))
     if not study.trials:  # a fresh study: hand-design-like seeds open the first generation,
         first = min(request.population, request.trials)  # batch-screened ones fill it up
         seeds = space.seeds()[:max(0, first // 2)]
+        accept = None
+        if pricer.latency is not None and request.max_latency_ms:
+            def accept(c: Candidate) -> bool:  # within the latency budget too
+                return not any(v > 0 for v in pricer.latency.estimate(space.describe(c))
+                               .violations(request.max_latency_ms).values())
         screened, info = screened_candidates(
             space, pricer.model, pricer.budgets, first - len(seeds),
             np.random.default_rng(request.seed), pool=request.screen_pool,
-            exclude={c.key for c in seeds})
+            exclude={c.key for c in seeds}, accept=accept)
         log.info("first generation: %d seeds + %d of %d batch-priced candidates that meet the "
                  "budgets as proposed (%d did)", len(seeds), info["picked"], info["pool"],
                  info["feasible"])
@@ -248,22 +267,34 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
                      ("accuracy", acc), ("acc_key", acc_key)):
             trial.set_user_attr(k, v)
         t = p.cost["totals"]
-        study.tell(trial, [acc if acc is not None else 0.0, float(t["lut"]), float(p.cost["fps"])])
+        study.tell(trial, [acc if acc is not None else 0.0, float(t["lut"]), float(p.cost["fps"])]
+                   if pricer.latency is None else
+                   [acc if acc is not None else 0.0, float(p.cost["latency"]["latency_ms"])])
         bar.update(1)
         bar.set_postfix(best=f"{max(acc_cache.values()):.3f}" if acc_cache else "-",
                         evaluated=n_eval)
     bar.close()
     search_s = time.perf_counter() - t0
 
-    designs = mark_front(designs_from_study(study))  # knee() below needs the front
+    designs = mark_front(designs_from_study(study), objectives)  # knee() below needs the front
+    latency_extra = ({"latency_target": pricer.latency.table.describe_target()}
+                     if pricer.latency is not None else {})
     pareto = write_pareto(run_dir / "pareto.json", request.to_dict(), designs,
-                          objectives=[{"name": n, "sense": s} for n, s in FPGA_OBJECTIVES],
+                          objectives=[{"name": n, "sense": s} for n, s in objectives],
                           dataset=data.note, space=space.config(),
-                          best=_id_at(designs, best(designs)), knee=_id_at(designs, knee(designs)),
+                          best=_id_at(designs, best(designs)),
+                          knee=_id_at(designs, knee(designs, objectives)),
                           timing={"train_s": round(train_s, 1), "search_s": round(search_s, 1),
                                   "total_s": round(time.perf_counter() - t_start, 1)},
-                          train_history=history, device=str(device))
+                          train_history=history, device=str(device), **latency_extra)
     budgets = request.budgets()
+    if pricer.latency is not None:
+        from codesign.search.compare import plot_fronts
+        plot_fronts(run_dir / "pareto.png", [(run_dir.name, pareto)], "latency_ms",
+                    title=f"{data.note} on {latency_extra['latency_target']}"
+                          + (f": <= {request.max_latency_ms:g} ms" if request.max_latency_ms
+                             else ""))
+        return pareto
     plot_pareto(run_dir / "pareto.png", designs, budgets,
                 title=f"{data.note} on {request.device}: LUT <= {budgets['lut']:,.0f}"
                       + (f", >= {request.min_fps:,.0f} frames/s" if request.min_fps else ""))
@@ -288,7 +319,10 @@ def designs_from_study(study: Any) -> list[dict[str, Any]]:
                         "bram18": totals["bram18"], "dsp": totals["dsp"], "fps": u["cost"]["fps"],
                         "feasible": bool(u["feasible"]), "on_front": False,
                         "violations": u["violations"], "candidate": u["candidate"],
-                        "network": u["network"]})
+                        "network": u["network"],
+                        "latency_ms": u["cost"].get("latency", {}).get("latency_ms"),
+                        "latency_uncertainty_ms":
+                            u["cost"].get("latency", {}).get("uncertainty_ms")})
     return designs
 
 

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 #: the FPGA search's objectives: accuracy up, LUT down, frame rate up
 FPGA_OBJECTIVES: tuple[tuple[str, str], ...] = (("accuracy", "max"), ("lut", "min"), ("fps", "max"))
+#: a search with a latency table (CPU/GPU target): accuracy up, predicted latency down
+LATENCY_OBJECTIVES: tuple[tuple[str, str], ...] = (("accuracy", "max"), ("latency_ms", "min"))
 
 
 def _as_min(designs: Sequence[Mapping[str, Any]], objectives: Sequence[tuple[str, str]]) -> np.ndarray:

@@ -12,7 +12,7 @@ Torch-free.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -45,10 +45,13 @@ def price_pool(space: SearchSpace, model: FinnCostModel, candidates: list[Candid
 
 def screened_candidates(space: SearchSpace, model: FinnCostModel, budgets: Mapping[str, Any],
                         k: int, rng: np.random.Generator, pool: int = 4000,
-                        exclude: set[str] | None = None) -> tuple[list[Candidate], dict[str, Any]]:
+                        exclude: set[str] | None = None,
+                        accept: Callable[[Candidate], bool] | None = None
+                        ) -> tuple[list[Candidate], dict[str, Any]]:
     """Up to ``k`` distinct candidates from ``pool`` random ones that meet ``budgets`` (keys
     ``lut``, ``bram18``, ``dsp``, ``fps``; ``None`` = no limit) as proposed, spread evenly
-    over their LUT cost.  Returns them and a summary (pool size, feasible count)."""
+    over their LUT cost.  ``accept``: a further test (e.g. a latency budget) applied to the
+    ones within the FPGA budgets.  Returns them and a summary (pool size, feasible count)."""
     if k <= 0 or pool <= 0:
         return [], {"pool": 0, "feasible": 0, "picked": 0}
     exclude = set(exclude or ())
@@ -67,6 +70,8 @@ def screened_candidates(space: SearchSpace, model: FinnCostModel, budgets: Mappi
     if budgets.get("fps") is not None:
         ok &= cost["fps"] >= budgets["fps"]
     feasible = np.flatnonzero(ok)
+    if accept is not None:
+        feasible = np.array([i for i in feasible if accept(cands[i])], dtype=np.int64)
     picked: list[Candidate] = []
     if feasible.size:
         order = feasible[np.argsort(cost["lut"][feasible], kind="stable")]

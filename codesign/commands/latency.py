@@ -1,0 +1,215 @@
+"""``codesign latency build`` and ``codesign latency validate``: measured CPU/GPU latency tables.
+
+``build`` measures every distinct operator configuration of a search space on this machine
+(onnxruntime on the QCDQ export of each op on the CPU; PyTorch, or onnxruntime's CUDA provider,
+on a GPU), fits the per-network overhead on networks measured end to end, and writes the table
+atomically.  ``--update`` measures only the ops an existing table lacks.  ``validate`` measures
+fresh random networks end to end and prints predicted vs measured (MAPE, share within +-10 %)
+with a scatter plot.  Heavy imports (torch, brevitas, onnxruntime) happen inside the handlers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fpga.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("latency", help="build and validate measured CPU/GPU latency tables",
+                       description="Measured latency tables for a search space: build one on "
+                                   "this machine, then validate it against end-to-end "
+                                   "measurements. Use it in `codesign search --latency-table`.")
+    lsub = p.add_subparsers(dest="latency_command", metavar="SUBCOMMAND")
+    lsub.required = True
+
+    b = lsub.add_parser("build", help="measure every op configuration of a space",
+                        description="Measure every distinct op configuration the space can "
+                                    "produce (input quantizer, fused conv+BN+ReLU+quantizer at its "
+                                    "bits, max-pool, fully connected), each in isolation (warm-up, "
+                                    "round-robin repeats, median and IQR), fit the per-network "
+                                    "overhead on random networks measured end to end, and write "
+                                    "TABLE.json atomically.")
+    _space_args(b)
+    b.add_argument("--device", required=True, choices=("cpu", "cuda"), help="device kind")
+    b.add_argument("--runtime", default=None, choices=("onnxruntime", "torch"),
+                   help="default: onnxruntime on cpu (QCDQ ONNX), torch on cuda")
+    b.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    b.add_argument("--threads", type=int, default=1,
+                   help="intra-op threads (onnxruntime) / torch threads on the CPU (default 1)")
+    b.add_argument("--rounds", type=int, default=None, help="round-robin passes (default 5)")
+    b.add_argument("--round-s", type=float, default=None,
+                   help="seconds of timed runs per op and pass (default 0.05)")
+    b.add_argument("--calibration", type=int, default=None,
+                   help="networks measured end to end to fit the overhead (default 16)")
+    b.add_argument("--update", action="store_true",
+                   help="TABLE.json exists: measure only the ops it lacks, keep the rest")
+    b.add_argument("--allow-other-machine", action="store_true",
+                   help="with --update: accept a table measured on another CPU/GPU model")
+    b.add_argument("--out", required=True, metavar="TABLE.json")
+    b.add_argument("--json", action="store_true", help="print a JSON summary")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    b.set_defaults(func=run_build)
+
+    v = lsub.add_parser("validate", help="predicted vs measured end-to-end latency",
+                        description="Measure N fresh random candidates of the space end to end "
+                                    "with the table's runtime, threads and batch, and print "
+                                    "predicted vs measured: MAPE, share within +-10 %, and a "
+                                    "scatter plot (PNG).")
+    v.add_argument("table", metavar="TABLE.json")
+    v.add_argument("--samples", type=int, default=100, help="random candidates (default 100)")
+    _space_args(v, default=None)
+    v.add_argument("--seed", type=int, default=2, help="sampling seed (default 2)")
+    v.add_argument("--device", default=None, choices=("cpu", "cuda"),
+                   help="refuse the table unless it was measured on this device kind")
+    v.add_argument("--runtime", default=None, choices=("onnxruntime", "torch"),
+                   help="refuse the table unless it was measured with this runtime")
+    v.add_argument("--plot", default=None, metavar="PNG",
+                   help="scatter plot (default: TABLE.validate.png next to the table)")
+    v.add_argument("--allow-other-machine", action="store_true",
+                   help="validate a table measured on another CPU/GPU model")
+    v.add_argument("--json", action="store_true",
+                   help="print the figures as JSON (keys mape, share_within_10pct, ...)")
+    v.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    v.set_defaults(func=run_validate)
+
+
+def _space_args(p: argparse.ArgumentParser, default: str | None = "cnv") -> None:
+    p.add_argument("--space", default=default,
+                   help="search space (default: cnv" + ("" if default else
+                                                         ", as recorded in the table") + ")")
+    p.add_argument("--input-shape", default=None, metavar="CxHxW",
+                   help="the space's input (default 1x28x28, Fashion-MNIST)")
+    p.add_argument("--num-classes", type=int, default=None, help="classes (default 10)")
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    parts = text.replace(",", "x").lower().split("x")
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError("input-shape", f"got {text!r}", ["CxHxW, e.g. 1x28x28 or 3x32x32"])
+    return shape  # type: ignore[return-value]
+
+
+def make_space(name: str | None, input_shape: str | None, num_classes: int | None,
+               recorded: dict[str, Any] | None = None):
+    """The space from the flags; unset flags fall back to the table's recorded space."""
+    from codesign.spaces.base import get_space
+
+    recorded = recorded or {}
+    if name is None:
+        name = recorded.get("name", "cnv")
+    kwargs = dict(recorded.get("config") or {}) if name == recorded.get("name") else {}
+    if input_shape is not None:
+        kwargs["input_shape"] = parse_shape(input_shape)
+    elif "input_shape" in kwargs:
+        kwargs["input_shape"] = tuple(kwargs["input_shape"])
+    if num_classes is not None:
+        if num_classes < 1:
+            raise InputError("num-classes", f"got {num_classes}", ["an integer >= 1"])
+        kwargs["num_classes"] = num_classes
+    for k in ("s0_widths", "s1_widths", "fc_widths", "weight_bits", "act_bits",
+              "edge_weight_bits"):
+        if k in kwargs:
+            kwargs[k] = tuple(kwargs[k])
+    return get_space(name, **kwargs)
+
+
+def _space_flags(args: argparse.Namespace) -> str:
+    out = ""
+    if getattr(args, "input_shape", None):
+        out += f" --input-shape {args.input_shape}"
+    if getattr(args, "num_classes", None):
+        out += f" --num-classes {args.num_classes}"
+    return out
+
+
+def run_build(args: argparse.Namespace) -> int:
+    import time
+
+    from codesign.io import atomic_write_json
+    from codesign.latency import Protocol, build_table, check_runtime, check_same_machine
+    from hw_models.latency_table import LatencyTable
+
+    existing = None
+    if args.update:
+        if not Path(args.out).is_file():
+            raise InputError("update", f"{args.out} does not exist; drop --update to build a "
+                             "new table")
+        existing = LatencyTable.load(args.out, field="out")
+        existing.check_use(args.device, args.runtime, path=args.out)
+        for name, v in (("threads", args.threads), ("batch", args.batch)):
+            if v != getattr(existing, name):
+                raise InputError(name, f"{args.out} was measured with {name} "
+                                 f"{getattr(existing, name)}, not {v}", [getattr(existing, name)])
+        check_same_machine(existing, args.allow_other_machine, "out")
+        space = make_space(args.space, args.input_shape, args.num_classes, existing.space)
+    else:
+        space = make_space(args.space, args.input_shape, args.num_classes)
+    runtime = args.runtime or ("onnxruntime" if args.device == "cpu" else "torch")
+    check_runtime(args.device, runtime)
+    proto_kw = {k: getattr(args, k) for k in ("rounds", "round_s", "calibration")
+                if getattr(args, k) is not None}
+    if existing is not None:  # new ops are measured like the old ones unless flags say otherwise
+        import dataclasses
+        names = {f.name for f in dataclasses.fields(Protocol)}
+        proto_kw = {**{k: v for k, v in existing.protocol.items() if k in names}, **proto_kw}
+    protocol = Protocol(**proto_kw)
+    t0 = time.perf_counter()
+    table = build_table(space, args.device, runtime, args.threads, args.batch, protocol,
+                        progress=not args.no_progress, existing=existing)
+    atomic_write_json(args.out, table.to_dict())
+    secs = time.perf_counter() - t0
+    o = table.overhead
+    summary = {"out": args.out, "ops": len(table.ops), "ops_measured": table.build["ops_measured"],
+               "seconds": round(secs, 1), "target": table.describe_target(),
+               "overhead": {k: o[k] for k in ("form", "alpha_ms", "beta", "gamma_ms",
+                                              "mape_fit", "mape_loo", "n")}}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"measured {table.build['ops_measured']} ops ({len(table.ops)} in the table) of "
+              f"space '{space.name}' on {table.describe_target()} in {secs:.1f} s")
+        print(f"per-network overhead fitted on {o['n']} networks: latency = "
+              f"{o['alpha_ms']:.4f} ms + {o['beta']:.3f} * sum(ops) + {o['gamma_ms']:.4f} ms "
+              f"* n_ops (MAPE in-sample {100 * o['mape_fit']:.1f} %, leave-one-out "
+              f"{100 * o['mape_loo']:.1f} %)")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from codesign.latency import check_covers, check_same_machine, plot_validation, validate_table
+    from hw_models.latency_table import LatencyTable
+
+    table = LatencyTable.load(args.table, field="TABLE")
+    table.check_use(args.device, args.runtime, path=args.table)
+    check_same_machine(table, args.allow_other_machine, "TABLE")
+    space = make_space(args.space, args.input_shape, args.num_classes, table.space)
+    check_covers(table, space, args.table, _space_flags(args))
+    if isinstance(args.samples, bool) or args.samples < 1:
+        raise InputError("samples", f"got {args.samples}", ["an integer >= 1"])
+    plot = args.plot or str(Path(args.table).with_suffix("")) + ".validate.png"
+    res = validate_table(table, space, args.samples, seed=args.seed,
+                         progress=not args.no_progress)
+    plot_validation(plot, res)
+    res["plot"] = plot
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"{'#':>3} {'predicted ms':>13} {'+-':>7} {'measured ms':>12} {'error':>7}")
+    for i, r in enumerate(res["rows"]):
+        print(f"{i:>3} {r['predicted_ms']:>13.4f} {r['uncertainty_ms']:>7.4f} "
+              f"{r['measured_ms']:>12.4f} {100 * r['rel_error']:>6.1f}%")
+    print(f"{res['samples']} random networks of space '{space.name}' on {res['target']}: "
+          f"MAPE {100 * res['mape']:.2f} %, {100 * res['share_within_10pct']:.1f} % within "
+          f"+-10 %, worst {100 * res['max_abs_rel_error']:.1f} %")
+    print(f"wrote {plot}")
+    sys.stdout.flush()
+    return 0

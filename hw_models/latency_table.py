@@ -1,0 +1,399 @@
+"""Measured latency tables and the latency-table cost model (torch-free).
+
+A *latency table* (``codesign latency build``) holds, for one machine, one runtime, one thread
+count and one batch size, the measured latency of every distinct operator configuration a search
+space can produce, plus a per-network overhead fitted on whole networks measured end to end.
+This module reads, checks and writes the table and predicts a network's latency from it; the
+measuring itself (Brevitas -> QCDQ ONNX -> onnxruntime, or PyTorch) lives in
+:mod:`codesign.latency` because it builds torch models.
+
+**Operators** are the pieces a QCDQ export of :class:`~codesign.models.qcnn.QuantCNN` is made of,
+each keyed by everything that changes its exported graph or its tensor shapes
+(:class:`OpConfig`, :func:`network_ops`):
+
+* ``input``: the input quantizer (QuantizeLinear/DequantizeLinear) on ``C x H x W`` at ``bits``;
+* ``conv``: weight dequantization, convolution, BatchNorm, ReLU and the output activation's
+  QuantizeLinear/Clip/DequantizeLinear at ``w``/``a`` bits (fused conv+BN+activation block);
+* ``maxpool``: the pooling window on ``C x H x W``;
+* ``fc``: (Flatten when its input is a feature map,) weight dequantization, MatMul, BatchNorm,
+  ReLU and output quantization; the last fc has no activation (``a-``).
+
+A compute layer's *input* bit width is not part of its key: in QCDQ the quantization of a tensor
+belongs to the layer that produces it, so the consuming op's exported graph is the same whatever
+that width is.  The FPGA folding (PE/SIMD) does not change CPU/GPU latency either, so candidates
+that differ only in folding share every op.
+
+**Prediction** (:class:`LatencyTableModel`): ``latency = alpha + beta * sum(op medians) +
+gamma * n_ops``, the three coefficients fitted by least squares on networks measured end to end
+at build time (stored in the table, ``overhead.calibration``): ``alpha`` is the per-network cost
+one session call has, ``gamma`` (usually negative) removes the per-call overhead each isolated op
+measurement carried.  The uncertainty combines the ops' measured spread (IQR / 1.349 per op, in
+quadrature) with the fit's residual spread.
+
+Names carry units: ``*_ms``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from fpga.errors import InputError, read_json_file
+from hw_models.cost import CostModel, register_cost_model
+from hw_models.network import NetworkSpec
+
+SCHEMA = 1
+KIND = "codesign-latency-table"
+DEVICE_KINDS = ("cpu", "cuda")
+RUNTIMES = ("onnxruntime", "torch")
+OP_KINDS = ("input", "conv", "maxpool", "fc")
+_IQR_TO_STD = 1.349  # IQR of a normal distribution in standard deviations
+
+
+# ------------------------------------------------------------------------------ op keys
+@dataclass(frozen=True)
+class OpConfig:
+    """One operator configuration as it appears in the exported graph.
+
+    ``in_shape`` is ``(C, H, W)`` or ``(F,)`` for an fc fed by another fc.  Fields that do not
+    apply to an op are left at their defaults and are not part of its key.
+    """
+
+    op: str
+    in_shape: tuple[int, ...]
+    out_channels: int = 0
+    kernel: int = 0
+    stride: int = 0
+    padding: int = 0
+    weight_bits: int | None = None
+    act_bits: int | None = None
+    bits: int | None = None  # the input quantizer's width
+
+    @property
+    def key(self) -> str:
+        shape = "x".join(str(d) for d in self.in_shape)
+        if self.op == "input":
+            return f"input|{shape}|b{self.bits}"
+        if self.op == "maxpool":
+            return f"maxpool|{shape}|k{self.kernel}s{self.stride}"
+        a = "-" if self.act_bits is None else str(self.act_bits)
+        if self.op == "conv":
+            return (f"conv|{shape}|o{self.out_channels}|k{self.kernel}s{self.stride}"
+                    f"p{self.padding}|w{self.weight_bits}a{a}")
+        return f"fc|{shape}|o{self.out_channels}|w{self.weight_bits}a{a}"
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        if self.op == "input":
+            return self.in_shape
+        if self.op == "fc":
+            return (self.out_channels,)
+        c, h, w = self.in_shape
+        if self.op == "maxpool":
+            return (c, (h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1)
+        oh = (h + 2 * self.padding - self.kernel) // self.stride + 1
+        ow = (w + 2 * self.padding - self.kernel) // self.stride + 1
+        return (self.out_channels, oh, ow)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"op": self.op, "in_shape": list(self.in_shape)}
+        if self.op == "input":
+            d["bits"] = self.bits
+        elif self.op == "maxpool":
+            d.update(kernel=self.kernel, stride=self.stride)
+        else:
+            d.update(out_channels=self.out_channels, weight_bits=self.weight_bits,
+                     act_bits=self.act_bits)
+            if self.op == "conv":
+                d.update(kernel=self.kernel, stride=self.stride, padding=self.padding)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "OpConfig":
+        return cls(op=d["op"], in_shape=tuple(int(v) for v in d["in_shape"]),
+                   out_channels=int(d.get("out_channels", 0)), kernel=int(d.get("kernel", 0)),
+                   stride=int(d.get("stride", 0)), padding=int(d.get("padding", 0)),
+                   weight_bits=d.get("weight_bits"), act_bits=d.get("act_bits"),
+                   bits=d.get("bits"))
+
+
+def network_ops(spec: NetworkSpec) -> list[tuple[str, OpConfig]]:
+    """``(layer name, op)`` for every op of ``spec`` in graph order, the input quantizer first
+    (named ``"input"``)."""
+    inp = spec.input
+    shape: tuple[int, ...] = (inp.channels, inp.height, inp.width)
+    out = [("input", OpConfig("input", shape, bits=inp.bits))]
+    for layer in spec.layers:
+        if layer.op == "conv":
+            op = OpConfig("conv", shape, layer.out_channels, layer.kernel, layer.stride,
+                          layer.padding, layer.weight_bits, layer.act_bits)
+        elif layer.op == "maxpool":
+            op = OpConfig("maxpool", shape, kernel=layer.kernel, stride=layer.stride)
+        else:
+            op = OpConfig("fc", shape, layer.out_channels, weight_bits=layer.weight_bits,
+                          act_bits=layer.act_bits)
+        out.append((layer.name, op))
+        shape = op.out_shape
+    return out
+
+
+# ------------------------------------------------------------------------------ overhead fit
+def fit_overhead(sums_ms: Sequence[float], n_ops: Sequence[int],
+                 measured_ms: Sequence[float]) -> dict[str, Any]:
+    """Fit ``measured = alpha + beta * sum + gamma * n_ops`` (least squares, relative weights).
+
+    Two forms are tried: the full three-coefficient one and ``beta = 1`` (only the per-network
+    and per-op overheads fitted); the one with the lower leave-one-out relative error is kept.
+    Residuals are weighted by ``1 / measured`` because the target is a relative error.
+    """
+    s = np.asarray(sums_ms, float)
+    n = np.asarray(n_ops, float)
+    y = np.asarray(measured_ms, float)
+    if len(y) < 3:
+        raise InputError("calibration", f"needs at least 3 measured networks, got {len(y)}")
+    w = 1.0 / y
+
+    def solve(idx: np.ndarray, free_beta: bool) -> np.ndarray:
+        cols = [np.ones(idx.size), s[idx], n[idx]] if free_beta else [np.ones(idx.size), n[idx]]
+        a = np.stack(cols, axis=1) * w[idx, None]
+        b = (y[idx] - (0 if free_beta else s[idx])) * w[idx]
+        coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+        return coef if free_beta else np.array([coef[0], 1.0, coef[1]])
+
+    def predict(coef: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return coef[0] + coef[1] * s[idx] + coef[2] * n[idx]
+
+    best = None
+    all_idx = np.arange(len(y))
+    for free_beta in (True, False):
+        if free_beta and len(y) < 5:
+            continue
+        loo = np.empty(len(y))
+        for i in range(len(y)):
+            keep = all_idx[all_idx != i]
+            loo[i] = predict(solve(keep, free_beta), np.array([i]))[0]
+        loo_rel = float(np.mean(np.abs(loo - y) / y))
+        if best is None or loo_rel < best[0]:
+            best = (loo_rel, free_beta)
+    assert best is not None
+    coef = solve(all_idx, best[1])
+    rel = (predict(coef, all_idx) - y) / y
+    return {"form": "alpha + beta*sum + gamma*n_ops" if best[1] else "alpha + sum + gamma*n_ops",
+            "alpha_ms": float(coef[0]), "beta": float(coef[1]), "gamma_ms": float(coef[2]),
+            "residual_rel_std": float(np.sqrt(np.mean(rel ** 2))),
+            "mape_fit": float(np.mean(np.abs(rel))), "mape_loo": best[0], "n": int(len(y))}
+
+
+# ------------------------------------------------------------------------------ the table
+_OP_STAT_KEYS = ("median_ms", "q1_ms", "q3_ms", "n")
+
+
+@dataclass
+class LatencyTable:
+    """A latency table in memory; :meth:`to_dict` is the JSON file."""
+
+    machine: dict[str, Any]
+    protocol: dict[str, Any]
+    space: dict[str, Any]
+    ops: dict[str, dict[str, Any]]
+    overhead: dict[str, Any]
+    build: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    # ---------------- fingerprint
+    @property
+    def device_kind(self) -> str:
+        return self.machine["device_kind"]
+
+    @property
+    def runtime(self) -> str:
+        return self.machine["runtime"]
+
+    @property
+    def batch(self) -> int:
+        return int(self.protocol["batch"])
+
+    @property
+    def threads(self) -> int:
+        return int(self.protocol["threads"])
+
+    def describe_target(self) -> str:
+        m = self.machine
+        where = m.get("gpu_name") if self.device_kind == "cuda" else m.get("cpu_model")
+        return (f"{self.device_kind} ({where}), {self.runtime}, {self.threads} thread(s), "
+                f"batch {self.batch}")
+
+    def check_use(self, device_kind: str | None = None, runtime: str | None = None,
+                  path: str = "TABLE") -> None:
+        """Refuse to use the table for another device kind or runtime."""
+        if device_kind is not None and device_kind != self.device_kind:
+            raise InputError("device", f"{path} was measured on {self.device_kind}, not "
+                             f"{device_kind}; build a table for {device_kind} with `codesign "
+                             f"latency build --device {device_kind} --out NEW.json`",
+                             [self.device_kind])
+        if runtime is not None and runtime != self.runtime:
+            raise InputError("runtime", f"{path} was measured with {self.runtime}, not {runtime}",
+                             [self.runtime])
+
+    # ---------------- ops
+    def median(self, key: str) -> float:
+        return float(self.ops[key]["median_ms"])
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        return sorted({k for k in keys if k not in self.ops})
+
+    # ---------------- (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "kind": KIND, "machine": self.machine, "protocol": self.protocol,
+                "space": self.space, "overhead": self.overhead, "build": self.build,
+                "ops": self.ops}
+
+    @classmethod
+    def from_dict(cls, d: Any, path: str = "TABLE") -> "LatencyTable":
+        """Parse and check a table; anything missing or out of range is an InputError."""
+        if not isinstance(d, Mapping) or d.get("kind") != KIND:
+            raise InputError(path, "not a codesign latency table (no \"kind\": "
+                             f"\"{KIND}\"); build one with `codesign latency build`")
+        if d.get("schema") != SCHEMA:
+            raise InputError(f"{path}.schema", f"got {d.get('schema')!r}", [SCHEMA])
+        for key in ("machine", "protocol", "space", "ops", "overhead"):
+            if not isinstance(d.get(key), Mapping):
+                raise InputError(f"{path}.{key}", "missing or not an object (truncated or "
+                                 "corrupt table? rebuild it with `codesign latency build`)")
+        m, p = d["machine"], d["protocol"]
+        if m.get("device_kind") not in DEVICE_KINDS:
+            raise InputError(f"{path}.machine.device_kind", f"got {m.get('device_kind')!r}",
+                             DEVICE_KINDS)
+        if m.get("runtime") not in RUNTIMES:
+            raise InputError(f"{path}.machine.runtime", f"got {m.get('runtime')!r}", RUNTIMES)
+        for key in ("batch", "threads"):
+            v = p.get(key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"{path}.protocol.{key}", f"got {v!r}", ["an integer >= 1"])
+        if not d["ops"]:
+            raise InputError(f"{path}.ops", "empty: the table measures no operator")
+        for key, rec in d["ops"].items():
+            where = f"{path}.ops[{key!r}]"
+            if not isinstance(rec, Mapping) or any(k not in rec for k in _OP_STAT_KEYS):
+                raise InputError(where, f"needs {', '.join(_OP_STAT_KEYS)} (corrupt table?)")
+            vals = [rec[k] for k in ("q1_ms", "median_ms", "q3_ms")]
+            if not all(_finite_pos(v) for v in vals) or not vals[0] <= vals[1] <= vals[2]:
+                raise InputError(where, f"needs 0 < q1_ms <= median_ms <= q3_ms, got {vals} "
+                                 "(corrupt table?)")
+            if "config" in rec:
+                try:
+                    cfg = OpConfig.from_dict(rec["config"])
+                except (KeyError, TypeError, ValueError):
+                    raise InputError(f"{where}.config", "malformed (corrupt table?)") from None
+                if cfg.key != key:
+                    raise InputError(where, f"its config describes {cfg.key!r} (corrupt table?)")
+        o = d["overhead"]
+        for key in ("alpha_ms", "beta", "gamma_ms", "residual_rel_std"):
+            v = o.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise InputError(f"{path}.overhead.{key}", f"got {v!r}", ["a finite number"])
+        return cls(machine=dict(m), protocol=dict(p), space=dict(d["space"]),
+                   ops={k: dict(v) for k, v in d["ops"].items()}, overhead=dict(o),
+                   build=dict(d.get("build") or {}))
+
+    @classmethod
+    def load(cls, path: str | Path, field: str = "latency-table") -> "LatencyTable":
+        p = Path(path)
+        if p.is_file() and p.stat().st_size == 0:
+            raise InputError(field, f"{p} is empty (truncated table?)")
+        try:
+            data = read_json_file(p, field)
+        except InputError as exc:
+            if "not valid JSON" in str(exc):
+                raise InputError(field, f"{p} is not valid JSON (truncated or corrupt table? "
+                                 "rebuild it with `codesign latency build`)") from None
+            raise
+        return cls.from_dict(data, path=field)
+
+
+def _finite_pos(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0
+
+
+# ------------------------------------------------------------------------------ the cost model
+@dataclass(frozen=True)
+class LatencyReport:
+    """A network's predicted latency on the table's target, per op, and what could not be priced.
+
+    ``unsupported`` lists ``{"name", "key", "reason"}`` for ops missing from the table; such a
+    report is not :attr:`valid` and its totals leave them out (never a silent zero).
+    """
+
+    latency_ms: float
+    uncertainty_ms: float
+    ops_sum_ms: float
+    n_ops: int
+    layers: tuple[Mapping[str, Any], ...]
+    unsupported: tuple[Mapping[str, str], ...] = ()
+    target: str = ""
+    model: str = "latency-table"
+
+    @property
+    def valid(self) -> bool:
+        return not self.unsupported
+
+    def violations(self, max_latency_ms: float | None = None) -> dict[str, float]:
+        """``latency_ms / max_latency_ms - 1`` (``<= 0``: met), key ``latency_ms``."""
+        if max_latency_ms is None:
+            return {}
+        if not _finite_pos(max_latency_ms):
+            raise InputError("max-latency-ms", f"got {max_latency_ms!r}", ["a number > 0"])
+        return {"latency_ms": self.latency_ms / float(max_latency_ms) - 1.0}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"latency_ms": self.latency_ms, "uncertainty_ms": self.uncertainty_ms,
+                "ops_sum_ms": self.ops_sum_ms, "n_ops": self.n_ops,
+                "layers": [dict(l) for l in self.layers],
+                "unsupported": [dict(u) for u in self.unsupported], "valid": self.valid,
+                "target": self.target, "model": self.model}
+
+
+class LatencyTableModel(CostModel):
+    """Predicts a network's latency from a :class:`LatencyTable` (sum of ops + fitted overhead)."""
+
+    name = "latency-table"
+
+    def __init__(self, table: LatencyTable | str | Path) -> None:
+        self.table = table if isinstance(table, LatencyTable) else LatencyTable.load(table)
+
+    def predict_from_sum(self, ops_sum_ms: float, n_ops: int) -> float:
+        o = self.table.overhead
+        return float(o["alpha_ms"] + o["beta"] * ops_sum_ms + o["gamma_ms"] * n_ops)
+
+    def estimate(self, spec: NetworkSpec) -> LatencyReport:  # type: ignore[override]
+        layers, missing = [], []
+        total = var = 0.0
+        ops = network_ops(spec)
+        for name, op in ops:
+            rec = self.table.ops.get(op.key)
+            if rec is None:
+                missing.append({"name": name, "key": op.key,
+                                "reason": f"op {op.key} is not in the latency table"})
+                continue
+            med = float(rec["median_ms"])
+            std = (float(rec["q3_ms"]) - float(rec["q1_ms"])) / _IQR_TO_STD
+            total += med
+            var += std ** 2
+            layers.append({"name": name, "key": op.key, "median_ms": med,
+                           "iqr_ms": float(rec["q3_ms"]) - float(rec["q1_ms"])})
+        pred = self.predict_from_sum(total, len(ops))
+        beta = float(self.table.overhead["beta"])
+        fit_std = float(self.table.overhead["residual_rel_std"]) * pred
+        unc = math.sqrt((beta ** 2) * var + fit_std ** 2)
+        return LatencyReport(latency_ms=pred, uncertainty_ms=unc, ops_sum_ms=total,
+                             n_ops=len(ops), layers=tuple(layers), unsupported=tuple(missing),
+                             target=self.table.describe_target())
+
+
+register_cost_model("latency-table", LatencyTableModel)
+
+__all__ = ["OpConfig", "network_ops", "fit_overhead", "LatencyTable", "LatencyTableModel",
+           "LatencyReport", "DEVICE_KINDS", "RUNTIMES"]

@@ -1,0 +1,344 @@
+"""Latency tables: build (real onnxruntime measurements on a tiny space), save/load, refusals,
+prediction arithmetic, validate, search wiring and ``codesign compare``.
+
+Measurements here use a tiny space and a minimal protocol (a few runs per op): they check the
+machinery, not the accuracy; the accuracy figures are in bench/LATENCY.md.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codesign.cli import main
+from codesign.spaces.cnv import CnvSpace
+from fpga.errors import InputError
+from hw_models.latency_table import (LatencyTable, LatencyTableModel, OpConfig, fit_overhead,
+                                     network_ops)
+from hw_models.network import InputSpec, NetworkSpec
+
+TINY = dict(s0_widths=(8,), s1_widths=(16,), fc_widths=(32,), weight_bits=(2,), act_bits=(2,),
+            edge_weight_bits=(2, 8))
+
+
+def tiny_space() -> CnvSpace:
+    return CnvSpace(**TINY)
+
+
+def quick_protocol():
+    from codesign.latency import Protocol
+    return Protocol(rounds=1, warmup_runs=1, min_repeats=5, round_s=0.001, calibration=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory) -> Path:
+    from codesign.io import atomic_write_json
+    from codesign.latency import build_table
+
+    table = build_table(tiny_space(), "cpu", "onnxruntime", threads=1, batch=1,
+                        protocol=quick_protocol(), progress=False)
+    path = tmp_path_factory.mktemp("lat") / "table.json"
+    atomic_write_json(path, table.to_dict())
+    return path
+
+
+# ---------------------------------------------------------------- keys, arithmetic (no timing)
+def test_space_ops_are_distinct_reachable_configs():
+    from codesign.latency import space_ops
+
+    ops = space_ops(tiny_space())
+    kinds = sorted(o.op for o in ops.values())
+    # conv0 w in {2,8}; conv1 8->8; conv2 8->16; conv3 16->16; fc0; fc1 w in {2,8}; 2 pools; input
+    assert kinds.count("conv") == 5 and kinds.count("fc") == 3
+    assert kinds.count("maxpool") == 2 and kinds.count("input") == 1
+    assert "conv|1x28x28|o8|k3s1p1|w8a2" in ops and "fc|32|o10|w8a-" in ops
+    assert "fc|16x7x7|o32|w2a2" in ops  # fc0 keeps its feature-map input (Flatten inside)
+
+
+def test_default_space_op_count():
+    from codesign.latency import space_ops
+    from codesign.spaces.base import get_space
+
+    assert len(space_ops(get_space("cnv"))) == 253  # documented in bench/LATENCY.md
+
+
+def test_network_ops_follow_shapes():
+    spec = NetworkSpec.build("n", InputSpec(1, 8, 8, 8), [
+        {"op": "conv", "out_channels": 4, "kernel": 3, "padding": 1, "weight_bits": 2,
+         "act_bits": 3},
+        {"op": "maxpool", "kernel": 2},
+        {"op": "fc", "out_features": 5, "weight_bits": 4, "act_bits": None}])
+    keys = [op.key for _, op in network_ops(spec)]
+    assert keys == ["input|1x8x8|b8", "conv|1x8x8|o4|k3s1p1|w2a3", "maxpool|4x8x8|k2s2",
+                    "fc|4x4x4|o5|w4a-"]
+    assert OpConfig.from_dict(network_ops(spec)[1][1].to_dict()).key == keys[1]
+
+
+def _synthetic_table(ops: dict[str, float], alpha=0.01, beta=1.0, gamma=-0.002) -> LatencyTable:
+    return LatencyTable(
+        machine={"device_kind": "cpu", "runtime": "onnxruntime", "cpu_model": "test-cpu"},
+        protocol={"batch": 1, "threads": 1}, space={"name": "cnv", "config": {}},
+        ops={k: {"median_ms": v, "q1_ms": v - 0.001, "q3_ms": v + 0.001, "n": 10}
+             for k, v in ops.items()},
+        overhead={"alpha_ms": alpha, "beta": beta, "gamma_ms": gamma, "residual_rel_std": 0.0})
+
+
+def test_prediction_arithmetic_and_uncertainty():
+    spec = NetworkSpec.build("n", InputSpec(1, 8, 8, 8), [
+        {"op": "conv", "out_channels": 4, "kernel": 3, "padding": 1, "weight_bits": 2,
+         "act_bits": 3},
+        {"op": "fc", "out_features": 5, "weight_bits": 4, "act_bits": None}])
+    keys = [op.key for _, op in network_ops(spec)]
+    table = _synthetic_table(dict(zip(keys, (0.01, 0.1, 0.05))), alpha=0.02, beta=0.9,
+                             gamma=-0.005)
+    rep = LatencyTableModel(table).estimate(spec)
+    assert rep.valid and rep.n_ops == 3
+    assert rep.ops_sum_ms == pytest.approx(0.16)
+    assert rep.latency_ms == pytest.approx(0.02 + 0.9 * 0.16 - 0.005 * 3)
+    # spread: IQR 0.002 per op -> std 0.002/1.349, three in quadrature, times beta
+    assert rep.uncertainty_ms == pytest.approx(0.9 * (3 ** 0.5) * 0.002 / 1.349)
+    assert rep.violations(0.1)["latency_ms"] == pytest.approx(rep.latency_ms / 0.1 - 1)
+
+
+def test_missing_op_is_unsupported_not_zero():
+    spec = NetworkSpec.build("n", InputSpec(1, 8, 8, 8), [
+        {"op": "fc", "out_features": 5, "weight_bits": 4, "act_bits": None}])
+    table = _synthetic_table({"input|1x8x8|b8": 0.01})
+    rep = LatencyTableModel(table).estimate(spec)
+    assert not rep.valid and rep.unsupported[0]["key"] == "fc|1x8x8|o5|w4a-"
+
+
+def test_fit_overhead_recovers_coefficients():
+    sums = [0.1, 0.2, 0.35, 0.5, 0.8, 1.0, 1.3]
+    n = [6, 7, 8, 7, 9, 8, 10]
+    y = [0.03 + 1.0 * s - 0.004 * k for s, k in zip(sums, n)]
+    fit = fit_overhead(sums, n, y)
+    pred = [fit["alpha_ms"] + fit["beta"] * s + fit["gamma_ms"] * k for s, k in zip(sums, n)]
+    assert pred == pytest.approx(y, rel=1e-6) and fit["mape_loo"] < 1e-6
+
+
+# ---------------------------------------------------------------- real measurement (tiny)
+def test_build_save_load_round_trip(tiny_table: Path):
+    table = LatencyTable.load(tiny_table)
+    assert table.device_kind == "cpu" and table.runtime == "onnxruntime"
+    assert table.batch == 1 and table.threads == 1
+    assert table.machine["cpu_model"] and table.machine["versions"]["onnxruntime"]
+    assert table.protocol["weights"].startswith("random")
+    assert len(table.ops) == 11 and len(table.overhead["calibration"]) == 4
+    for rec in table.ops.values():
+        assert 0 < rec["q1_ms"] <= rec["median_ms"] <= rec["q3_ms"] and rec["n"] >= 5
+    again = LatencyTable.from_dict(json.loads(json.dumps(table.to_dict())))
+    assert again.ops == table.ops and again.overhead == table.overhead
+    # every network of the tiny space is priced
+    from codesign.latency import fastest, random_networks
+    model = LatencyTableModel(table)
+    for spec in random_networks(tiny_space(), 3, seed=5):
+        rep = model.estimate(spec)
+        assert rep.valid and rep.latency_ms > 0
+    low, spec = fastest(model, tiny_space())
+    assert low == pytest.approx(model.estimate(spec).latency_ms)
+
+
+def test_table_refuses_other_device_kind_and_runtime(tiny_table: Path):
+    table = LatencyTable.load(tiny_table)
+    with pytest.raises(InputError, match="measured on cpu, not cuda"):
+        table.check_use("cuda")
+    with pytest.raises(InputError, match="measured with onnxruntime, not torch"):
+        table.check_use(runtime="torch")
+
+
+def test_table_refuses_other_cpu_model(tiny_table: Path):
+    from codesign.latency import check_same_machine
+
+    table = LatencyTable.load(tiny_table)
+    table.machine["cpu_model"] = "Some Other CPU 9000"
+    with pytest.raises(InputError, match="allow-other-machine"):
+        check_same_machine(table, False, "TABLE")
+    check_same_machine(table, True, "TABLE")
+
+
+def test_cuda_without_gpu_is_input_error():
+    import torch
+
+    from codesign.latency import check_runtime
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        check_runtime("cuda", "torch")
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda t: t.write_text(t.read_text()[: len(t.read_text()) // 2]), "truncated or corrupt"),
+    (lambda t: t.write_text(""), "empty"),
+    (lambda t: t.write_text('{"hello": 1}'), "not a codesign latency table"),
+    (lambda t: t.write_text(json.dumps({**json.loads(t.read_text()), "ops": {
+        "conv|x": {"median_ms": -1, "q1_ms": 0, "q3_ms": 1, "n": 3}}})), "corrupt"),
+    (lambda t: t.write_text(json.dumps({**json.loads(t.read_text()), "overhead": {}})),
+     "overhead.alpha_ms"),
+])
+def test_corrupt_or_truncated_table(tiny_table: Path, tmp_path: Path, mutate, match):
+    bad = tmp_path / "bad.json"
+    bad.write_text(tiny_table.read_text())
+    mutate(bad)
+    with pytest.raises(InputError, match=match):
+        LatencyTable.load(bad)
+
+
+def test_missing_op_names_it_and_the_command(tiny_table: Path):
+    from codesign.latency import check_covers
+    from codesign.spaces.base import get_space
+
+    table = LatencyTable.load(tiny_table)
+    with pytest.raises(InputError) as e:
+        check_covers(table, get_space("cnv"), str(tiny_table))
+    msg = str(e.value)
+    assert "op conv|" in msg or "op fc|" in msg
+    assert f"codesign latency build --space cnv --device cpu --runtime onnxruntime --threads 1 " \
+           f"--batch 1 --update --out {tiny_table}" in msg
+
+
+def test_update_measures_only_missing_ops(tiny_table: Path):
+    from codesign.latency import build_table
+
+    table = LatencyTable.load(tiny_table)
+    dropped = sorted(table.ops)[0]
+    del table.ops[dropped]
+    kept = dict(table.ops)
+    new = build_table(tiny_space(), "cpu", "onnxruntime", 1, 1, quick_protocol(),
+                      progress=False, existing=table)
+    assert new.build["ops_measured"] == 1 and dropped in new.ops
+    assert all(new.ops[k] == v for k, v in kept.items())
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_validate_json_keys_and_plot(tiny_table: Path, tmp_path: Path, capsys):
+    png = tmp_path / "v.png"
+    assert main(["latency", "validate", str(tiny_table), "--samples", "2", "--json",
+                 "--no-progress", "--plot", str(png)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"mape", "share_within_10pct"} <= set(d)
+    assert 0 <= d["share_within_10pct"] <= 1 and d["mape"] >= 0 and d["samples"] == 2
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv,field", [
+    (["latency", "build", "--device", "tpu", "--out", "{out}"], None),           # argparse: 2
+    (["latency", "build", "--device", "cpu", "--batch", "0", "--out", "{out}"], "batch"),
+    (["latency", "build", "--device", "cpu", "--update", "--out", "{out}"], "update"),
+    (["latency", "build", "--device", "cpu", "--input-shape", "28x28", "--out", "{out}"],
+     "input-shape"),
+    (["latency", "validate", "{table}", "--device", "cuda"], "device"),
+    (["latency", "validate", "{table}", "--runtime", "torch"], "runtime"),
+    (["latency", "validate", "{table}", "--input-shape", "3x32x32", "--samples", "1"],
+     "latency-table"),
+    (["latency", "validate", "{missing}"], "TABLE"),
+    (["compare", "{missing}", "--out", "{out}"], "RUN_DIR"),
+])
+def test_cli_bad_input_exit_2_nothing_written(tiny_table: Path, tmp_path: Path, capsys, argv,
+                                              field):
+    out = tmp_path / "out.json"
+    argv = [a.format(out=out, table=tiny_table, missing=tmp_path / "nope") for a in argv]
+    if field is None:
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2
+    else:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert field in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert not list(tiny_table.parent.glob("*.png"))
+
+
+# ---------------------------------------------------------------- search wiring
+def test_pricer_latency_constraint_and_floor(tiny_table: Path, tmp_path: Path):
+    from codesign.latency import check_latency_target
+    from codesign.request import SearchRequest
+    from codesign.search.loop import Pricer
+
+    req = SearchRequest(dataset="mnist", device="pynq-z1", out=str(tmp_path / "r"),
+                        latency_table=str(tiny_table), max_latency_ms=1e-4)
+    assert req.budgets() == {}  # CPU target: FPGA budgets only when given
+    space = tiny_space()
+    pricer = Pricer(space, req)
+    p = pricer.price(space.extreme(largest=True))
+    assert p.cost["latency"]["latency_ms"] > 0
+    assert p.violations["latency_ms"] > 0 and not p.feasible  # 0.1 us: nothing meets it
+    with pytest.raises(InputError, match="below the fastest design") as e:
+        check_latency_target(pricer.latency, space, req.max_latency_ms, str(tiny_table))
+    assert e.value.field == "max-latency-ms"
+    low = check_latency_target(pricer.latency, space, None, str(tiny_table))
+    ok = SearchRequest(dataset="mnist", device="pynq-z1", out=str(tmp_path / "r"),
+                       latency_table=str(tiny_table), max_latency_ms=100 * low, max_lut=30_000)
+    assert set(ok.budgets()) == {"lut"}
+    q = Pricer(space, ok).price(space.extreme(largest=False))
+    assert set(q.violations) == {"lut", "latency_ms"} and q.violations["latency_ms"] < 0
+
+
+def test_search_refuses_bad_latency_input(toy_idx_dir, tiny_table: Path, tmp_path: Path, capsys):
+    base = ["search", "--dataset", "mnist", "--data-dir", str(toy_idx_dir), "--epochs", "1",
+            "--no-progress"]
+    out = tmp_path / "run"
+    assert main(base + ["--max-latency-ms", "1", "--out", str(out)]) == 2
+    assert "latency-table" in capsys.readouterr().err
+    # the tiny table does not cover the default space: the missing op is named
+    assert main(base + ["--latency-table", str(tiny_table), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "is not in" in err and "--update" in err
+    assert main(base + ["--latency-table", str(tmp_path / "none.json"), "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- compare
+def _fake_run(folder: Path, designs: list[dict]) -> Path:
+    folder.mkdir()
+    (folder / "pareto.json").write_text(json.dumps({"schema": 1, "designs": designs}))
+    return folder
+
+
+def test_compare_overlays_fronts(tmp_path: Path, capsys):
+    a = _fake_run(tmp_path / "cpu", [
+        {"accuracy": 0.8, "latency_ms": 0.1, "lut": 9000, "fps": 100, "feasible": True},
+        {"accuracy": 0.85, "latency_ms": 0.2, "lut": 8000, "fps": 90, "feasible": True},
+        {"accuracy": 0.7, "latency_ms": 0.3, "lut": 7000, "fps": 80, "feasible": True}])
+    b = _fake_run(tmp_path / "gpu", [
+        {"accuracy": 0.9, "latency_ms": 0.05, "lut": 5000, "fps": 50, "feasible": True},
+        {"accuracy": 0.95, "latency_ms": 0.5, "lut": 6000, "fps": 60, "feasible": False}])
+    png = tmp_path / "cmp.png"
+    assert main(["compare", str(a), str(b), "--out", str(png)]) == 0
+    text = capsys.readouterr().out
+    assert "cpu: 2 designs on the front" in text and "gpu: 1 designs on the front" in text
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["compare", str(a), str(b), "--objective", "fps", "--out", str(png)]) == 0
+    assert "cpu: 2 designs on the front, fps 90 .. 100" in capsys.readouterr().out
+    c = _fake_run(tmp_path / "fpga", [{"accuracy": 0.8, "lut": 1, "fps": 1, "feasible": True,
+                                       "latency_ms": None}])
+    assert main(["compare", str(a), str(c), "--objective", "latency_ms", "--out",
+                 str(tmp_path / "x.png")]) == 2
+    assert "no latency_ms" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow
+def test_latency_search_end_to_end(toy_idx_dir, tmp_path: Path, capsys):
+    """CLI build of the default space (minimal protocol), then a CPU-latency search and compare."""
+    table = tmp_path / "cpu.json"
+    assert main(["latency", "build", "--device", "cpu", "--rounds", "1", "--round-s", "0.001",
+                 "--calibration", "4", "--no-progress", "--out", str(table)]) == 0
+    assert "measured 253 ops" in capsys.readouterr().out
+    out = tmp_path / "run"
+    argv = ["search", "--dataset", "mnist", "--data-dir", str(toy_idx_dir), "--epochs", "1",
+            "--val-size", "200", "--batch-size", "64", "--population", "4", "--trials", "6",
+            "--no-progress", "--latency-table", str(table)]
+    assert main(argv + ["--max-latency-ms", "1e-4", "--out", str(out)]) == 2
+    assert "below the fastest design" in capsys.readouterr().err and not out.exists()
+    assert main(argv + ["--max-latency-ms", "10", "--out", str(out)]) == 0
+    d = json.loads((out / "pareto.json").read_text())
+    assert [o["name"] for o in d["objectives"]] == ["accuracy", "latency_ms"]
+    assert all(x["latency_ms"] > 0 and "lut" in x for x in d["designs"])
+    assert any(x["on_front"] for x in d["designs"]) and "latency_target" in d
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["compare", str(out), str(out), "--out", str(tmp_path / "c.png")]) == 0
+    assert "on the front" in capsys.readouterr().out
