@@ -12,14 +12,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--objective", default=None, choices=("latency_ms", "lut", "fps"),
                    help="x axis (default: latency_ms when every run has it, else lut)")
+    p.add_argument("--latency-table", default=None, metavar="TABLE.json",
+                   help="price latency_ms from this table for designs that lack it (e.g. an "
+                        "FPGA run), so that every run can be compared on one latency axis")
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from codesign.search.compare import default_objective, fronts, load_runs, plot_fronts
+    from codesign.search.compare import (add_latency, default_objective, fronts, load_runs,
+                                         plot_fronts)
 
     runs = load_runs(args.runs)
+    if args.latency_table:
+        n = add_latency(runs, args.latency_table)
+        print(f"priced latency_ms of {n} designs from {args.latency_table}")
     objective = args.objective or default_objective(runs)
     per_run = fronts(runs, objective)  # checks every run before anything is written
     plot_fronts(args.out, runs, objective)

@@ -39,6 +39,29 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[str, dict[str, Any]]
     return out
 
 
+def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -> int:
+    """Price ``latency_ms`` from ``table`` for every design that lacks it (an FPGA run, or a run
+    searched for another CPU/GPU), from the design's own ``network``; returns how many were
+    priced.  Designs whose ops the table lacks raise an InputError naming the op."""
+    from hw_models.latency_table import LatencyTableModel
+    from hw_models.network import NetworkSpec
+
+    model = LatencyTableModel(table)
+    n = 0
+    for label, d in runs:
+        for x in d["designs"]:
+            if x.get("latency_ms") is not None or not x.get("network"):
+                continue
+            rep = model.estimate(NetworkSpec.from_dict(x["network"]))
+            if rep.unsupported:
+                u = rep.unsupported[0]
+                raise InputError("latency-table", f"run {label}, design {x.get('id')}: {u['reason']}"
+                                 f"; measure it with `codesign latency build --update --out {table}`")
+            x["latency_ms"], x["latency_uncertainty_ms"] = rep.latency_ms, rep.uncertainty_ms
+            n += 1
+    return n
+
+
 def default_objective(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
     """``latency_ms`` when every run priced latency, else ``lut``."""
     if all(any(x.get("latency_ms") is not None for x in d["designs"]) for _, d in runs):

@@ -90,10 +90,13 @@ def write_pareto(path: str | Path, request: Mapping[str, Any],
                  designs: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     """Write ``pareto.json`` (schema 1): the request and every priced design, front marked.
 
-    Returns the content written.
+    The front is marked for ``extra["objectives"]`` (``[{"name", "sense"}]``) when given, else
+    for the FPGA objectives.  Returns the content written.
     """
-    content = {"schema": SCHEMA, "request": dict(request), "designs": mark_front(designs),
-               **extra}
+    objectives = [(o["name"], o["sense"]) for o in extra.get("objectives") or []] \
+        or FPGA_OBJECTIVES
+    content = {"schema": SCHEMA, "request": dict(request),
+               "designs": mark_front(designs, objectives), **extra}
     atomic_write_json(path, content)
     return content
 

@@ -342,3 +342,32 @@ def test_latency_search_end_to_end(toy_idx_dir, tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["compare", str(out), str(out), "--out", str(tmp_path / "c.png")]) == 0
     assert "on the front" in capsys.readouterr().out
+
+
+def test_compare_prices_fpga_run_latency_from_a_table(tiny_table: Path, tmp_path: Path, capsys):
+    """An FPGA run (no latency_ms) goes on the latency axis with --latency-table."""
+    import numpy as np
+
+    space = tiny_space()
+    rng = np.random.default_rng(0)
+    nets = [space.describe(space.repair(space.sample(rng))).to_dict() for _ in range(3)]
+    fpga = _fake_run(tmp_path / "fpga", [
+        {"id": i, "accuracy": 0.8 + 0.01 * i, "lut": 1000 * (i + 1), "fps": 1e4,
+         "feasible": True, "latency_ms": None, "network": n} for i, n in enumerate(nets)])
+    cpu = _fake_run(tmp_path / "cpu", [
+        {"accuracy": 0.85, "latency_ms": 0.2, "lut": 8000, "fps": 90, "feasible": True}])
+    png = tmp_path / "cmp.png"
+    assert main(["compare", str(fpga), str(cpu), "--objective", "latency_ms",
+                 "--latency-table", str(tiny_table), "--out", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "priced latency_ms of 3 designs" in out and "fpga:" in out and png.exists()
+    # a design the table cannot price is refused, naming the op and how to measure it
+    big = NetworkSpec.from_dict(dict(nets[0], input={"channels": 3, "height": 32, "width": 32,
+                                                      "bits": 8}))
+    bad = _fake_run(tmp_path / "bad", [{"id": 9, "accuracy": 0.8, "lut": 1, "fps": 1,
+                                        "feasible": True, "network": big.to_dict()}])
+    assert main(["compare", str(bad), "--objective", "latency_ms", "--latency-table",
+                 str(tiny_table), "--out", str(tmp_path / "bad.png")]) == 2
+    err = capsys.readouterr().err
+    assert "not in the latency table" in err and "--update" in err
+    assert not (tmp_path / "bad.png").exists()

@@ -32,3 +32,18 @@ def test_write_and_plot(tmp_path):
     assert d["schema"] == 1 and d["designs"][0]["on_front"] and not d["designs"][1]["on_front"]
     plot_pareto(tmp_path / "p.png", ds, {"lut": 30_000})
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_write_pareto_marks_the_front_of_the_given_objectives(tmp_path):
+    """A latency search's front is accuracy vs latency_ms, not the FPGA objectives."""
+    import json
+
+    ds = [{"accuracy": 0.86, "latency_ms": 0.04, "lut": 5000, "fps": 7000, "feasible": True},
+          {"accuracy": 0.85, "latency_ms": 0.06, "lut": 3000, "fps": 14000, "feasible": True}]
+    objectives = [{"name": "accuracy", "sense": "max"}, {"name": "latency_ms", "sense": "min"}]
+    write_pareto(tmp_path / "p.json", {}, ds, objectives=objectives)
+    got = json.loads((tmp_path / "p.json").read_text())["designs"]
+    assert [d["on_front"] for d in got] == [True, False]  # the second is slower and worse
+    write_pareto(tmp_path / "q.json", {}, ds)  # FPGA objectives: both on the front
+    assert [d["on_front"] for d in json.loads((tmp_path / "q.json").read_text())["designs"]] \
+        == [True, True]

@@ -1,0 +1,58 @@
+"""Does the latency table predict an *exported, trained* model's latency?
+
+    .venv/bin/python bench/latency_export_check.py TABLE.json EXPORT_DIR [EXPORT_DIR ...]
+
+Times each ``EXPORT_DIR/model.qcdq.onnx`` (what ``codesign export`` wrote; trained weights)
+with the table's runtime, threads and batch and protocol, and prints it next to the table's
+prediction for ``EXPORT_DIR/network.json``.  The table was built from random-weight ops, so
+this checks that trained values do not change latency.  CPU / onnxruntime tables only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from codesign.latency import OrtRunner, Protocol, measure_round_robin  # noqa: E402
+from fpga.errors import InputError  # noqa: E402
+from hw_models.latency_table import LatencyTable, LatencyTableModel  # noqa: E402
+from hw_models.network import NetworkSpec  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("table")
+    ap.add_argument("exports", nargs="+")
+    args = ap.parse_args()
+    table = LatencyTable.load(args.table)
+    if (table.machine.get("device_kind"), table.machine.get("runtime")) != ("cpu", "onnxruntime"):
+        raise InputError("table", "this check times QCDQ models on the CPU", ["a cpu/onnxruntime table"])
+    model = LatencyTableModel(table)
+    proto = Protocol(**{k: v for k, v in table.protocol.items() if k in Protocol.__dataclass_fields__})
+    rows = []
+    runners = {}
+    for e in args.exports:
+        spec = NetworkSpec.load(Path(e) / "network.json")
+        shape = (spec.input.channels, spec.input.height, spec.input.width)
+        runners[e] = OrtRunner(Path(e) / "model.qcdq.onnx", "cpu", int(table.protocol["threads"]),
+                               int(table.protocol["batch"]), shape)
+        rows.append((e, model.estimate(spec)))
+    measured = measure_round_robin(runners, proto)
+    out = []
+    for e, rep in rows:
+        m = measured[e]["median_ms"]
+        err = 100 * (rep.latency_ms - m) / m
+        out.append({"export": e, "predicted_ms": rep.latency_ms, "measured_ms": m,
+                    "iqr_ms": measured[e]["iqr_ms"], "error_pct": err})
+        print(f"{e:<40} predicted {rep.latency_ms:.4f} ms  measured {m:.4f} ms "
+              f"(IQR {measured[e]['iqr_ms']:.4f})  error {err:+.1f} %")
+    (ROOT / "bench" / "latency_export_check.json").write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
