@@ -88,8 +88,8 @@ def main() -> int:
     atomic_write_json(out, allfig)
 
     v = fig["validation"]
-    print(f"| target | ops | build (s) | overhead fit LOO MAPE | candidates | MAPE | within +-10 % "
-          f"| within +-5 % | worst | load avg before/after |")
+    print("| target | ops | build (s) | overhead fit LOO MAPE | candidates | MAPE | within +-10 % "
+          "| within +-5 % | worst | load avg before/after |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {fig['target']} | {fig['ops_measured']} | {fig['build_s']} | "
           f"{100 * o['mape_loo']:.2f} % | {v['samples']} | {100 * v['mape']:.2f} % | "

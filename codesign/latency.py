@@ -36,7 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -669,13 +669,12 @@ def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: 
 
 
 def plot_validation(path: str | Path, result: Mapping[str, Any]) -> Path:
-    import io
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from codesign.io import atomic_write_bytes
+    from codesign.io import atomic_write_figure
 
     rows = result["rows"]
     m = np.array([r["measured_ms"] for r in rows])
@@ -695,11 +694,7 @@ def plot_validation(path: str | Path, result: Mapping[str, Any]) -> Path:
                  f"{100 * result['share_within_10pct']:.0f} % within +-10 %", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_figure(path, fig)
 
 
 __all__ = ["Protocol", "build_table", "validate_table", "space_ops", "check_covers", "fastest",

@@ -7,13 +7,12 @@ on any objective all of them priced.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from fpga.errors import InputError
 
-from codesign.io import atomic_write_bytes
+from codesign.io import atomic_write_figure
 from codesign.search.pareto import non_dominated
 
 #: objective -> (sense, axis label)
@@ -108,8 +107,4 @@ def plot_fronts(path: str | Path, runs: Sequence[tuple[str, Mapping[str, Any]]],
     ax.set_title(title or f"accuracy vs {objective}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_figure(path, fig)

@@ -225,11 +225,12 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
     if not study.trials:  # a fresh study: hand-design-like seeds open the first generation,
         first = min(request.population, request.trials)  # batch-screened ones fill it up
         seeds = space.seeds()[:max(0, first // 2)]
-        accept = None
-        if pricer.latency is not None and request.max_latency_ms:
-            def accept(c: Candidate) -> bool:  # within the latency budget too
-                return not any(v > 0 for v in pricer.latency.estimate(space.describe(c))
-                               .violations(request.max_latency_ms).values())
+        def within_latency(c: Candidate) -> bool:  # the latency budget, when there is one
+            return not any(v > 0 for v in pricer.latency.estimate(space.describe(c))
+                           .violations(request.max_latency_ms).values())
+
+        accept = (within_latency if pricer.latency is not None and request.max_latency_ms
+                  else None)
         screened, info = screened_candidates(
             space, pricer.model, pricer.budgets, first - len(seeds),
             np.random.default_rng(request.seed), pool=request.screen_pool,

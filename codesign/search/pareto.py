@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from codesign.io import atomic_write_bytes, atomic_write_json
+from codesign.io import atomic_write_figure, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,6 @@ def write_pareto(path: str | Path, request: Mapping[str, Any],
 def plot_pareto(path: str | Path, designs: Sequence[Mapping[str, Any]],
                 budgets: Mapping[str, float], title: str = "") -> Path:
     """Accuracy vs LUT (colour: frame rate); front joined, infeasible designs greyed, budget dashed."""
-    import io
 
     import matplotlib
     matplotlib.use("Agg")
@@ -137,8 +136,4 @@ def plot_pareto(path: str | Path, designs: Sequence[Mapping[str, Any]],
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_figure(path, fig)
