@@ -526,6 +526,8 @@ def pareto_foldings(spec: NetworkSpec, model: "FinnCostModel", weights: Any = LU
     fixed = fixed_cycles(spec, model)
     lo = max([fixed] + [min(o.cycles for o in v) for v in opts.values()])
     budgets = sorted({o.cycles for v in opts.values() for o in v if o.cycles >= lo} | {lo})
+    if _linked(model, spec) and _chain_groups(spec) is not None:
+        return _pareto_linked(spec, model, w, max_points)
     points: list[tuple[int, float, dict[str, FoldOption]]] = []
     for t in budgets:
         chosen = _choose_optimal(opts, t, w)
@@ -535,12 +537,40 @@ def pareto_foldings(spec: NetworkSpec, model: "FinnCostModel", weights: Any = LU
             continue
         cycles = max([fixed] + [o.cycles for o in chosen.values()])
         points.append((cycles, cost, chosen))
-    if len(points) > max_points:
-        n = len(points)
-        keep = sorted({round(k * (n - 1) / (max_points - 1)) for k in range(max_points)})
-        points = [points[i] for i in keep]
     return [(c, spec.with_folding({n: (o.pe, o.simd) for n, o in ch.items()}))
-            for c, _, ch in points]
+            for c, _, ch in _thin(points, max_points)]
+
+
+def _thin(points: list, max_points: int) -> list:
+    if len(points) <= max_points:
+        return points
+    n = len(points)
+    keep = sorted({round(k * (n - 1) / (max_points - 1)) for k in range(max_points)})
+    return [points[i] for i in keep]
+
+
+def _pareto_linked(spec: NetworkSpec, model: Any, w: tuple[float, float, float],
+                   max_points: int) -> list[tuple[int, NetworkSpec]]:
+    """:func:`pareto_foldings` when the links between layers are priced (their stages can set
+    the frame rate too, so the budgets are not known in advance).  Walks the front from the
+    cheapest design down: each step is the exact optimum (chain dynamic program) of a budget one
+    cycle below the previous design's cycles, so every front point is found, and a step no
+    dearer than the one before replaces it (same cost, faster)."""
+    points: list[tuple[int, float, NetworkSpec]] = []
+    budget = 2 ** 62
+    while True:
+        linked = _chain_optimal(spec, model, budget, w)
+        if linked is None:
+            break
+        folded = spec.with_folding(linked)
+        r = model.estimate(folded)
+        cost = w[0] * r.lut + w[1] * r.bram18 + w[2] * r.dsp
+        if points and cost <= points[-1][1]:
+            points.pop()
+        points.append((r.cycles_per_frame, cost, folded))
+        budget = r.cycles_per_frame - 1
+    points.reverse()  # fastest first, cost falling
+    return [(c, f) for c, _, f in _thin(points, max_points)]
 
 
 # ------------------------------------------------------------------------------ exact, with links

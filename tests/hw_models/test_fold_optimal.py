@@ -145,3 +145,16 @@ def test_chain_optimum_equals_brute_force_with_interconnect(make) -> None:
         lut_best = min(x[1] for x in every if x[0] <= t)
         fps = FULL.clock_mhz * 1e6 / t
         assert FULL.estimate(fold_for_fps(spec, FULL, fps)).lut == lut_best
+
+
+@pytest.mark.parametrize("make", [conv_net, mlp, lambda: _thresholded(conv_net())])
+def test_linked_pareto_front_is_brute_force_front(make) -> None:
+    spec = make()
+    every = brute_full(spec)
+    front = []
+    for c in sorted({x[0] for x in every}):
+        lut = min(x[1] for x in every if x[0] <= c)
+        if not front or lut < front[-1][1]:
+            front.append((c, lut))
+    got = [(c, FULL.estimate(s).lut) for c, s in pareto_foldings(spec, FULL)]
+    assert got == front
