@@ -133,6 +133,10 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     budget = cycle_budget(model.clock_mhz, target_fps)
     if not keep_existing and not missing_only and _linked(model, spec):
         linked = _chain_optimal(spec, model, budget, LUT_WEIGHTS)
+        if linked is None:  # out of reach: the fastest design (cheapest among the fastest)
+            fastest = _linked_min_cycles(spec, model)
+            if fastest is not None:
+                linked = _chain_optimal(spec, model, fastest, LUT_WEIGHTS)
         if linked is not None:  # exact for the whole design, links included
             return spec.with_folding(linked)
     folding: dict[str, tuple[int, int]] = {}
@@ -366,7 +370,12 @@ def fixed_cycles(spec: NetworkSpec, model: "FinnCostModel") -> int:
 
 
 def min_cycles(spec: NetworkSpec, model: "FinnCostModel") -> int:
-    """The fewest cycles per frame any legal folding reaches (its frame rate is the highest)."""
+    """The fewest cycles per frame any legal folding reaches (its frame rate is the highest),
+    the stages between layers included when the model prices them."""
+    if _linked(model, spec):
+        linked = _linked_min_cycles(spec, model)
+        if linked is not None:
+            return linked
     opts = layer_options(spec, model)
     return max([fixed_cycles(spec, model)] + [min(o.cycles for o in v) for v in opts.values()])
 
@@ -388,12 +397,14 @@ def optimal_folding_for_budget(spec: NetworkSpec, model: "FinnCostModel", budget
     w = check_weights(weights)
     check_folding(spec)
     fastest = min_cycles(spec, model)
+    chosen: dict[str, FoldOption] | None = None
     if _linked(model, spec) and _chain_groups(spec) is not None:
         linked = _chain_optimal(spec, model, budget, w) if budget >= fastest else None
         if linked is not None:
             return spec.with_folding(linked)
-    opts = layer_options(spec, model)
-    chosen = _choose_optimal(opts, budget, w) if budget >= fastest else None
+    else:
+        opts = layer_options(spec, model)
+        chosen = _choose_optimal(opts, budget, w) if budget >= fastest else None
     if chosen is None:
         best = model.clock_mhz * 1e6 / fastest
         raise InputError("target_fps", f"{model.clock_mhz * 1e6 / max(budget, 1):,.1f} frames/s "
@@ -596,6 +607,7 @@ class _LinkedOption:
     in_width: int
     out_width: int
     out_frame_bits: int
+    cycles: int  # the slowest stage of the group and its links (edge converters excluded)
 
 
 def _add(a: tuple, b: tuple) -> tuple:
@@ -659,7 +671,7 @@ def _linked_options(spec: NetworkSpec, model: Any, groups: list, gi: int, budget
         if fifo and gi == len(groups) - 1:
             vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, width).cost(), w))
         if cycles <= budget:
-            out.append(_LinkedOption(pe, simd, vec, in_w, width, frame))
+            out.append(_LinkedOption(pe, simd, vec, in_w, width, frame, cycles))
     return out
 
 
@@ -712,6 +724,32 @@ def _chain_optimal(spec: NetworkSpec, model: Any, budget: int,
         prev = cur
     _, _, path = min(prev, key=lambda t: t[0])
     return {name: (o.pe, o.simd) for name, o in path}
+
+
+def _linked_min_cycles(spec: NetworkSpec, model: Any) -> int | None:
+    """The fewest cycles per frame any legal folding reaches with the links priced (the input
+    thresholding and the converters can be the slowest stage): a min-max dynamic program over
+    the chain of groups, ``best_g(j) = max(cyc_g(j), min_i max(best_{g-1}(i), dwc(i, j)))``.
+    ``None`` when the network is not a chain of groups."""
+    from hw_models.cost import DataWidthConverter
+
+    groups = _chain_groups(spec)
+    if groups is None:
+        return None
+    prev: list[tuple[int, _LinkedOption]] = []
+    for gi in range(len(groups)):
+        cur = []
+        for o in _linked_options(spec, model, groups, gi, 2 ** 62, LUT_WEIGHTS):
+            if gi == 0:
+                cur.append((o.cycles, o))
+                continue
+            best = min(max(c, DataWidthConverter(po.out_width, o.in_width,
+                                                 po.out_frame_bits).cycles()
+                           if model.interconnect and po.out_width != o.in_width else c)
+                       for c, po in prev)
+            cur.append((max(best, o.cycles), o))
+        prev = cur
+    return min(c for c, _ in prev)
 
 
 def _linked(model: Any, spec: NetworkSpec) -> bool:

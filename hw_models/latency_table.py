@@ -81,8 +81,8 @@ class OpConfig:
         if self.op == "maxpool":
             return f"maxpool|{shape}|k{self.kernel}s{self.stride}"
         a = "-" if self.act_bits is None else str(self.act_bits)
-        if self.op == "conv":
-            return (f"conv|{shape}|o{self.out_channels}|k{self.kernel}s{self.stride}"
+        if self.op in ("conv", "dwconv"):
+            return (f"{self.op}|{shape}|o{self.out_channels}|k{self.kernel}s{self.stride}"
                     f"p{self.padding}|w{self.weight_bits}a{a}")
         return f"fc|{shape}|o{self.out_channels}|w{self.weight_bits}a{a}"
 
@@ -108,7 +108,7 @@ class OpConfig:
         else:
             d.update(out_channels=self.out_channels, weight_bits=self.weight_bits,
                      act_bits=self.act_bits)
-            if self.op == "conv":
+            if self.op in ("conv", "dwconv"):
                 d.update(kernel=self.kernel, stride=self.stride, padding=self.padding)
         return d
 
@@ -128,8 +128,8 @@ def network_ops(spec: NetworkSpec) -> list[tuple[str, OpConfig]]:
     shape: tuple[int, ...] = (inp.channels, inp.height, inp.width)
     out = [("input", OpConfig("input", shape, bits=inp.bits))]
     for layer in spec.layers:
-        if layer.op == "conv":
-            op = OpConfig("conv", shape, layer.out_channels, layer.kernel, layer.stride,
+        if layer.op in ("conv", "dwconv"):  # a dwconv key is named as such; no space has one
+            op = OpConfig(layer.op, shape, layer.out_channels, layer.kernel, layer.stride,
                           layer.padding, layer.weight_bits, layer.act_bits)
         elif layer.op == "maxpool":
             op = OpConfig("maxpool", shape, kernel=layer.kernel, stride=layer.stride)

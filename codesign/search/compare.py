@@ -39,9 +39,11 @@ def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[str, dict[str, Any]]
 
 
 def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -> int:
-    """Price ``latency_ms`` from ``table`` for every design that lacks it (an FPGA run, or a run
-    searched for another CPU/GPU), from the design's own ``network``; returns how many were
-    priced.  Designs whose ops the table lacks raise an InputError naming the op."""
+    """Price ``latency_ms`` from ``table`` for every design that lacks it (a run searched without
+    a latency table, e.g. an FPGA run), from the design's own ``network``; returns how many were
+    priced.  Designs that already carry ``latency_ms`` keep it: a run searched for another
+    CPU/GPU stays on its own target's latencies (its ``latency_target`` says which).  Designs
+    whose ops the table lacks raise an InputError naming the op."""
     from hw_models.latency_table import LatencyTableModel
     from hw_models.network import NetworkSpec
 

@@ -371,3 +371,19 @@ def test_compare_prices_fpga_run_latency_from_a_table(tiny_table: Path, tmp_path
     err = capsys.readouterr().err
     assert "not in the latency table" in err and "--update" in err
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_dwconv_is_named_missing_not_misread(tiny_table: Path):
+    """A depthwise layer gets its own op key; a table without it reports it, never a crash."""
+    spec = NetworkSpec.from_dict({
+        "name": "dw", "input": {"channels": 4, "height": 8, "width": 8, "bits": 8},
+        "layers": [{"name": "dw0", "op": "dwconv", "kernel": 3, "padding": 1, "weight_bits": 4,
+                    "act_bits": 4},
+                   {"name": "c1", "op": "conv", "out_channels": 8, "kernel": 1, "weight_bits": 4,
+                    "act_bits": 4},
+                   {"name": "fc", "op": "fc", "out_features": 10, "weight_bits": 4,
+                    "act_bits": None}]})
+    keys = [op.key for _, op in network_ops(spec)]
+    assert keys[1].startswith("dwconv|4x8x8|o4|k3s1p1") and keys[2].startswith("conv|4x8x8|o8")
+    rep = LatencyTableModel(tiny_table).estimate(spec)
+    assert not rep.valid and any(u["key"] == keys[1] for u in rep.unsupported)

@@ -128,7 +128,10 @@ def brute_full(spec: NetworkSpec) -> list[tuple[int, int, int, int]]:
     return out
 
 
-@pytest.mark.parametrize("make", [conv_net, mlp, lambda: _thresholded(conv_net())])
+LINKED_NETS = [conv_net, mlp, lambda: _thresholded(conv_net()), lambda: _thresholded(mlp())]
+
+
+@pytest.mark.parametrize("make", LINKED_NETS)
 def test_chain_optimum_equals_brute_force_with_interconnect(make) -> None:
     """With FIFOs, width converters and the input thresholding priced, layers are coupled; the
     chain dynamic program still finds the exact optimum of the whole priced design."""
@@ -136,6 +139,12 @@ def test_chain_optimum_equals_brute_force_with_interconnect(make) -> None:
     every = brute_full(spec)
     fastest = min(c for c, *_ in every)
     slowest = max(c for c, *_ in every)
+    assert min_cycles(spec, FULL) == fastest  # the links (thresholding, converters) included
+    if fastest > 1:
+        with pytest.raises(InputError, match="target_fps"):
+            optimal_folding_for_budget(spec, FULL, fastest - 1)
+        assert FULL.estimate(fold_for_fps(spec, FULL, FULL.clock_mhz * 1e6 / (fastest - 1))) \
+            .cycles_per_frame == fastest  # out of reach: the fastest design
     for t in sorted({fastest, (fastest + slowest) // 2, fastest * 2, int(fastest * 1.5)}):
         for w in WEIGHTS[:3]:
             best = min(cost(w, *x[1:]) for x in every if x[0] <= t)
@@ -147,7 +156,7 @@ def test_chain_optimum_equals_brute_force_with_interconnect(make) -> None:
         assert FULL.estimate(fold_for_fps(spec, FULL, fps)).lut == lut_best
 
 
-@pytest.mark.parametrize("make", [conv_net, mlp, lambda: _thresholded(conv_net())])
+@pytest.mark.parametrize("make", LINKED_NETS)
 def test_linked_pareto_front_is_brute_force_front(make) -> None:
     spec = make()
     every = brute_full(spec)
