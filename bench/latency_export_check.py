@@ -32,14 +32,14 @@ def main() -> int:
     if (table.machine.get("device_kind"), table.machine.get("runtime")) != ("cpu", "onnxruntime"):
         raise InputError("table", "this check times QCDQ models on the CPU", ["a cpu/onnxruntime table"])
     model = LatencyTableModel(table)
-    proto = Protocol(**{k: v for k, v in table.protocol.items() if k in Protocol.__dataclass_fields__})
+    proto = Protocol.of_table(table)
     rows = []
     runners = {}
     for e in args.exports:
         spec = NetworkSpec.load(Path(e) / "network.json")
         shape = (spec.input.channels, spec.input.height, spec.input.width)
-        runners[e] = OrtRunner(Path(e) / "model.qcdq.onnx", "cpu", int(table.protocol["threads"]),
-                               int(table.protocol["batch"]), shape)
+        runners[e] = OrtRunner(Path(e) / "model.qcdq.onnx", "cpu", table.threads, table.batch,
+                               shape)
         rows.append((e, model.estimate(spec)))
     measured = measure_round_robin(runners, proto)
     out = []

@@ -75,6 +75,12 @@ class Protocol:
         if self.calibration < 3:
             raise InputError("calibration", f"got {self.calibration!r}", ["an integer >= 3"])
 
+    @classmethod
+    def of_table(cls, table: LatencyTable, **overrides: Any) -> "Protocol":
+        """The protocol a table was measured with (its stored fields), ``overrides`` on top."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in table.protocol.items() if k in names}, **overrides})
+
 
 # ------------------------------------------------------------------------------ machine
 def cpu_model() -> str:
@@ -390,6 +396,14 @@ def make_runner(module: Any, in_shape: Sequence[int], device_kind: str, runtime:
     return TorchRunner(module, device_kind, threads, batch, in_shape)
 
 
+def network_runner(spec: NetworkSpec, device_kind: str, runtime: str, threads: int, batch: int,
+                   workdir: Path, name: str) -> Runner:
+    """A whole network, ready to time end to end."""
+    return make_runner(network_module(spec),
+                       (spec.input.channels, spec.input.height, spec.input.width),
+                       device_kind, runtime, threads, batch, workdir, name)
+
+
 # ------------------------------------------------------------------------------ timing
 def _stats(samples_s: Sequence[float]) -> dict[str, Any]:
     a = np.asarray(samples_s) * 1e3
@@ -415,6 +429,16 @@ def measure_round_robin(runners: Mapping[str, Runner], protocol: Protocol,
             if bar is not None:
                 bar.update(1)
     return {k: _stats(v) for k, v in samples.items()}
+
+
+def _measure(runners: Mapping[str, Runner], protocol: Protocol,
+             progress: bool) -> dict[str, dict[str, Any]]:
+    """:func:`measure_round_robin` behind a progress bar."""
+    bar = _bar(protocol.rounds * len(runners), "measure", progress)
+    try:
+        return measure_round_robin(runners, protocol, bar)
+    finally:
+        bar.close()
 
 
 def _bar(total: int, desc: str, progress: bool):
@@ -472,14 +496,11 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
                                        batch, workdir, f"op{i}")
             bar.update(1)
         for j, spec in enumerate(calib):
-            runners[f"net:{j}"] = make_runner(
-                network_module(spec), (spec.input.channels, spec.input.height, spec.input.width),
-                device_kind, runtime, threads, batch, workdir, f"net{j}")
+            runners[f"net:{j}"] = network_runner(spec, device_kind, runtime, threads, batch,
+                                                 workdir, f"net{j}")
             bar.update(1)
         bar.close()
-        bar = _bar(protocol.rounds * len(runners), "measure", progress)
-        stats = measure_round_robin(runners, protocol, bar)
-        bar.close()
+        stats = _measure(runners, protocol, progress)
         del runners
 
     new_ops = dict(existing.ops) if existing is not None else {}
@@ -631,9 +652,7 @@ def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: 
     batch, and compare with the table's predictions (calibration networks are excluded)."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise InputError("samples", f"got {samples!r}", ["an integer >= 1"])
-    base = Protocol(**{k: v for k, v in table.protocol.items()
-                       if k in {f.name for f in dataclasses.fields(Protocol)}})
-    protocol = protocol or base
+    protocol = protocol or Protocol.of_table(table)
     model = LatencyTableModel(table)
     exclude = [tuple(r["ops"]) for r in table.overhead.get("calibration", [])]
     nets = random_networks(space, samples, seed, exclude)
@@ -642,14 +661,11 @@ def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: 
         runners: dict[str, Runner] = {}
         bar = _bar(len(nets), "export networks", progress)
         for i, spec in enumerate(nets):
-            runners[str(i)] = make_runner(network_module(spec), (spec.input.channels,
-                                          spec.input.height, spec.input.width), dk, rt,
-                                          table.threads, table.batch, Path(tmp), f"net{i}")
+            runners[str(i)] = network_runner(spec, dk, rt, table.threads, table.batch,
+                                             Path(tmp), f"net{i}")
             bar.update(1)
         bar.close()
-        bar = _bar(protocol.rounds * len(runners), "measure", progress)
-        stats = measure_round_robin(runners, protocol, bar)
-        bar.close()
+        stats = _measure(runners, protocol, progress)
         del runners
     rows = []
     for i, spec in enumerate(nets):

@@ -368,8 +368,7 @@ class FinnCostModel(CostModel):
         it depends on the input frame and the last layer's output only."""
         last = spec.layers[-1]
         return self.io.fps_cap(
-            frame_bytes(spec.input.channels * spec.input.height * spec.input.width,
-                        spec.input.bits),
+            frame_bytes(input_frame_bits(spec), 1),
             frame_bytes(last.out_channels * last.out_h * last.out_w, self._out_bits(last)),
             self.clock_mhz)
 
@@ -383,6 +382,21 @@ class FinnCostModel(CostModel):
         engine = self.stages(l)[-1]
         return int(engine.acc_bits())  # type: ignore[attr-defined]
 
+    def link_stages(self, prev_width: int | None, prev_frame_bits: int, width: int,
+                    fifo: bool) -> list[StageCost]:
+        """The stages in front of a stage that takes a ``width``-bit stream: a width converter
+        from ``prev_width`` (``None``: nothing streams into it) and, with ``fifo``, the FIFO
+        allowance.  None without ``interconnect``.  Shared by :meth:`estimate` and the exact
+        folding search (:func:`hw_models.folding._chain_optimal`), so both price the same."""
+        if not self.interconnect:
+            return []
+        out: list[StageCost] = []
+        if prev_width is not None and prev_width != width:
+            out.append(DataWidthConverter(prev_width, width, prev_frame_bits).cost())
+        if fifo and self.fifo_depth:
+            out.append(StreamingFIFO(self.fifo_depth, width).cost())
+        return out
+
     def _with_interconnect(self, spec: NetworkSpec, priced: list[LayerSpec],
                            costs: list[LayerCost]) -> list[LayerCost]:
         out: list[LayerCost] = []
@@ -394,25 +408,25 @@ class FinnCostModel(CostModel):
             if k == 0 and inp.thresholding:
                 th = input_thresholding(spec, l)
                 extra.append(th.cost())
-                prev_width, prev_bits = th.pe * inp.bits, inp.channels * inp.height * inp.width * inp.bits
-            width = stream_in_width(l)
-            link = self.interconnect
-            if link and prev_width is not None and prev_width != width:
-                extra.append(DataWidthConverter(prev_width, width, prev_bits).cost())
-            if link and self.fifo_depth and k > 0:
-                extra.append(StreamingFIFO(self.fifo_depth, width).cost())
-            tail: list[StageCost] = []
+                prev_width, prev_bits = th.pe * inp.bits, input_frame_bits(spec)
+            extra += self.link_stages(prev_width, prev_bits, stream_in_width(l), fifo=k > 0)
             out_bits = self._out_bits(l)
             prev_width = stream_out_width(l, out_bits)
             prev_bits = l.out_channels * l.out_h * l.out_w * out_bits
-            if link and self.fifo_depth and k == len(priced) - 1:
-                tail.append(StreamingFIFO(self.fifo_depth, prev_width).cost())
+            tail = (self.link_stages(None, 0, prev_width, fifo=True) if k == len(priced) - 1
+                    else [])
             if extra or tail:
                 cost = LayerCost.from_stages(cost.name, cost.op,
                                              tuple(extra) + cost.stages + tuple(tail),
                                              cost.pe, cost.simd)
             out.append(cost)
         return out
+
+
+def input_frame_bits(spec: NetworkSpec) -> int:
+    """Bits of one input frame, as the input quantizer streams it."""
+    inp = spec.input
+    return inp.channels * inp.height * inp.width * inp.bits
 
 
 def stream_in_width(l: LayerSpec) -> int:

@@ -396,13 +396,14 @@ def optimal_folding_for_budget(spec: NetworkSpec, model: "FinnCostModel", budget
     """:func:`optimal_folding` for a cycle budget ``T`` (cycles per frame) instead of a rate."""
     w = check_weights(weights)
     check_folding(spec)
-    fastest = min_cycles(spec, model)
     chosen: dict[str, FoldOption] | None = None
     if _linked(model, spec) and _chain_groups(spec) is not None:
-        linked = _chain_optimal(spec, model, budget, w) if budget >= fastest else None
+        linked = _chain_optimal(spec, model, budget, w)  # None: out of reach
         if linked is not None:
             return spec.with_folding(linked)
+        fastest = min_cycles(spec, model)
     else:
+        fastest = min_cycles(spec, model)
         opts = layer_options(spec, model)
         chosen = _choose_optimal(opts, budget, w) if budget >= fastest else None
     if chosen is None:
@@ -623,32 +624,23 @@ def _linked_options(spec: NetworkSpec, model: Any, groups: list, gi: int, budget
     """Every legal folding of group ``gi`` meeting ``budget``, priced with the stages that
     depend on it alone: the input thresholding (first group), the FIFO allowance in front of
     each of its layers, the width converters inside it and the output FIFO (last group)."""
-    from hw_models.cost import (DataWidthConverter, StreamingFIFO, input_thresholding,
-                                stream_in_width, stream_out_width)
+    from hw_models.cost import (input_frame_bits, input_thresholding, stream_in_width,
+                                stream_out_width)
 
     layer, pools = groups[gi]
-    link = model.interconnect
-    fifo = link and model.fifo_depth > 0
     inp = spec.input
     out: list[_LinkedOption] = []
     for pe, simd in legal_pairs(layer):
         lay = layer.with_folding(pe, simd)
-        c = model.layer_cost(lay)
-        cycles, vec = c.cycles, (0.0, 0, 0, 0, 0)
-        for s in c.stages:
-            vec = _add(vec, _stage_vec(s, w))
+        stages = list(model.layer_cost(lay).stages)
         in_w = stream_in_width(lay)
+        prev_w, prev_bits = None, 0
         if gi == 0 and inp.thresholding:
             th = input_thresholding(spec, lay)
-            ts = th.cost()
-            vec, cycles = _add(vec, _stage_vec(ts, w)), max(cycles, ts.cycles)
-            th_w = th.pe * inp.bits
-            if link and th_w != in_w:
-                d = DataWidthConverter(th_w, in_w, inp.channels * inp.height * inp.width
-                                       * inp.bits).cost()
-                vec, cycles = _add(vec, _stage_vec(d, w)), max(cycles, d.cycles)
-        if fifo and gi > 0:
-            vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, in_w).cost(), w))
+            stages.append(th.cost())
+            prev_w, prev_bits = th.pe * inp.bits, input_frame_bits(spec)
+        # the converter from the previous group is an edge of the chain (see _chain_optimal)
+        stages += model.link_stages(prev_w, prev_bits, in_w, fifo=gi > 0)
         bits = model._out_bits(lay)
         width = stream_out_width(lay, bits)
         frame = lay.out_channels * lay.out_h * lay.out_w * bits
@@ -656,21 +648,17 @@ def _linked_options(spec: NetworkSpec, model: Any, groups: list, gi: int, budget
         for p in pools:
             par = max(d for d in divisors(p.in_channels) if d <= stream)
             pl = dataclasses.replace(p, pe=par)
-            pc = model.layer_cost(pl)
-            cycles = max(cycles, pc.cycles)
-            for s in pc.stages:
-                vec = _add(vec, _stage_vec(s, w))
-            p_in = stream_in_width(pl)
-            if link and width != p_in:
-                d = DataWidthConverter(width, p_in, frame).cost()
-                vec, cycles = _add(vec, _stage_vec(d, w)), max(cycles, d.cycles)
-            if fifo:
-                vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, p_in).cost(), w))
+            stages += model.layer_cost(pl).stages
+            stages += model.link_stages(width, frame, stream_in_width(pl), fifo=True)
             width, stream = par * pl.in_bits, par
             frame = pl.out_channels * pl.out_h * pl.out_w * pl.in_bits
-        if fifo and gi == len(groups) - 1:
-            vec = _add(vec, _stage_vec(StreamingFIFO(model.fifo_depth, width).cost(), w))
+        if gi == len(groups) - 1:
+            stages += model.link_stages(None, 0, width, fifo=True)
+        cycles = max(s.cycles for s in stages)
         if cycles <= budget:
+            vec = (0.0, 0, 0, 0, 0)
+            for s in stages:
+                vec = _add(vec, _stage_vec(s, w))
             out.append(_LinkedOption(pe, simd, vec, in_w, width, frame, cycles))
     return out
 
@@ -690,12 +678,9 @@ def _chain_optimal(spec: NetworkSpec, model: Any, budget: int,
     costs compared lexicographically as ``(weighted score, LUT, BRAM18, DSP, URAM)``.
     ``None`` when the network is not a chain of groups or ``T`` is out of reach.
     """
-    from hw_models.cost import DataWidthConverter
-
     groups = _chain_groups(spec)
     if groups is None:
         return None
-    link = model.interconnect
     prev: list[tuple[tuple, _LinkedOption, tuple]] = []  # (total cost, option, back-pointers)
     for gi in range(len(groups)):
         opts = _linked_options(spec, model, groups, gi, budget, weights)
@@ -708,13 +693,10 @@ def _chain_optimal(spec: NetworkSpec, model: Any, budget: int,
                 continue
             best = None
             for total, po, path in prev:
-                edge = (0.0, 0, 0, 0, 0)
-                if link and po.out_width != o.in_width:
-                    d = DataWidthConverter(po.out_width, o.in_width, po.out_frame_bits).cost()
-                    if d.cycles > budget:
-                        continue
-                    edge = _stage_vec(d, weights)
-                cand = _add(total, edge)
+                edge = _edge(model, po, o)
+                if edge and edge.cycles > budget:
+                    continue
+                cand = _add(total, _stage_vec(edge, weights)) if edge else total
                 if best is None or cand < best[0]:
                     best = (cand, path)
             if best is not None:
@@ -726,13 +708,17 @@ def _chain_optimal(spec: NetworkSpec, model: Any, budget: int,
     return {name: (o.pe, o.simd) for name, o in path}
 
 
+def _edge(model: Any, po: _LinkedOption, o: _LinkedOption) -> Any:
+    """The width converter between two consecutive groups' options, or ``None``."""
+    stages = model.link_stages(po.out_width, po.out_frame_bits, o.in_width, fifo=False)
+    return stages[0] if stages else None
+
+
 def _linked_min_cycles(spec: NetworkSpec, model: Any) -> int | None:
     """The fewest cycles per frame any legal folding reaches with the links priced (the input
     thresholding and the converters can be the slowest stage): a min-max dynamic program over
     the chain of groups, ``best_g(j) = max(cyc_g(j), min_i max(best_{g-1}(i), dwc(i, j)))``.
     ``None`` when the network is not a chain of groups."""
-    from hw_models.cost import DataWidthConverter
-
     groups = _chain_groups(spec)
     if groups is None:
         return None
@@ -743,9 +729,7 @@ def _linked_min_cycles(spec: NetworkSpec, model: Any) -> int | None:
             if gi == 0:
                 cur.append((o.cycles, o))
                 continue
-            best = min(max(c, DataWidthConverter(po.out_width, o.in_width,
-                                                 po.out_frame_bits).cycles()
-                           if model.interconnect and po.out_width != o.in_width else c)
+            best = min(max(c, e.cycles) if (e := _edge(model, po, o)) else c
                        for c, po in prev)
             cur.append((max(best, o.cycles), o))
         prev = cur

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -55,6 +56,12 @@ class IOProfile:
 
 
 def load_profiles(path: str | Path = PROFILES_FILE) -> dict[str, IOProfile]:
+    """The profiles of ``path`` (the packaged file by default; read once per process)."""
+    return dict(_load_profiles(str(path)))
+
+
+@lru_cache(maxsize=8)
+def _load_profiles(path: str) -> dict[str, IOProfile]:
     data = read_json_file(path, "io_profiles")
     out = {"none": IOProfile("none", None, "no I/O cap")}
     for name, p in data.get("profiles", {}).items():

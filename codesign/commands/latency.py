@@ -156,11 +156,9 @@ def run_build(args: argparse.Namespace) -> int:
     check_runtime(args.device, runtime)
     proto_kw = {k: getattr(args, k) for k in ("rounds", "round_s", "calibration")
                 if getattr(args, k) is not None}
-    if existing is not None:  # new ops are measured like the old ones unless flags say otherwise
-        import dataclasses
-        names = {f.name for f in dataclasses.fields(Protocol)}
-        proto_kw = {**{k: v for k, v in existing.protocol.items() if k in names}, **proto_kw}
-    protocol = Protocol(**proto_kw)
+    # new ops are measured like the old ones unless flags say otherwise
+    protocol = (Protocol.of_table(existing, **proto_kw) if existing is not None
+                else Protocol(**proto_kw))
     t0 = time.perf_counter()
     table = build_table(space, args.device, runtime, args.threads, args.batch, protocol,
                         progress=not args.no_progress, existing=existing)
