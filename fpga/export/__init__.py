@@ -1,4 +1,5 @@
-"""FINN-facing export: QONNX and QCDQ ONNX files, their executors, FINN's folding config.
+"""FINN-facing export: QONNX and QCDQ ONNX files, their executors, FINN's build files
+(folding config, specialize-layers config, build config).
 
 Names are resolved lazily so that ``fpga.export.folding_config`` (pure Python) can be used
 without importing onnx, qonnx or onnxruntime; torch and brevitas are imported only inside
@@ -16,9 +17,12 @@ _EXPORTS = {
     "run_qcdq": "onnx_export",
     "run_qonnx": "onnx_export",
     "top1_agreement": "onnx_export",
+    "finn_build_config": "folding_config",
     "finn_folding_config": "folding_config",
     "finn_node_names": "folding_config",
+    "finn_specialize_layers_config": "folding_config",
     "pool_parallelism": "folding_config",
+    "write_finn_build_files": "folding_config",
     "write_folding_config": "folding_config",
 }
 

@@ -1,7 +1,9 @@
 """fpga.export: QONNX / QCDQ exports against PyTorch, and FINN's folding config.
 
 The folding-config node names were verified against finn-plus 1.6.1 with
-``bench/finn_check.py`` (see ``bench/FINN_CHECK.md``); FINN itself is not needed here.
+``bench/finn_check.py`` (see ``bench/FINN_CHECK.md``); FINN itself is not needed here (the
+specialize-layers and build configs: tests/fpga/test_finn_build_config.py; FINN's own build:
+tests/fpga/test_finn_build.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fpga.errors import InputError
 from fpga.export.folding_config import (finn_folding_config, finn_node_names, pool_parallelism,
                                         write_folding_config)
 from fpga.export.onnx_export import qcdq_unsupported_reason, top1_agreement
@@ -59,11 +62,10 @@ def test_folding_config_example_matches_finn_names():
         "ConvolutionInputGenerator_rtl_3": {"SIMD": 4, **swg},   # pool1: PE of conv1
         "Pool_hls_1": {"PE": 4},
         "MVAU_hls_2": {"PE": 4, "SIMD": 8, **mvau},
-        # fc1 has no activation: FINN makes it MVAU_rtl_0 (4-bit here) or MVAU_hls_3
+        # fc1 has no activation and 4-bit input/weights: FINN's default would be MVAU_rtl_0;
+        # specialize_layers.json pins it to HLS (what hw_models prices), so one name only
         "MVAU_hls_3": {"PE": 1, "SIMD": 4, **mvau},
-        "MVAU_rtl_0": {"PE": 1, "SIMD": 4, "ram_style": "auto", "mem_mode": "internal_decoupled"},
         "ElementwiseMul_hls_0": {"PE": 1},
-        "ElementwiseMul_rtl_0": {"PE": 1},
     }
     config = finn_folding_config(_spec(EXAMPLE).layers)
     assert config == expected
@@ -99,13 +101,13 @@ def test_folding_config_pool_parallelism_divides_channels():
               "pe": 5, "simd": 4}]}
     layers = NetworkSpec.from_dict(d).layers
     assert pool_parallelism(layers) == {"p0": 6, "p1": 6}
-    names = finn_node_names(layers, alternates=True)
-    assert "MVAU_rtl_0" not in names  # every layer has an activation: all MVAUs are HLS
-    assert names[-2:] == ["ElementwiseMul_hls_0", "ElementwiseMul_rtl_0"]
+    names = finn_node_names(layers)
+    assert not any("_rtl" in n for n in names if n.startswith(("MVAU", "ElementwiseMul")))
+    assert names[-1] == "ElementwiseMul_hls_0"
 
 
 def test_folding_config_needs_legal_folding():
-    with pytest.raises(ValueError, match="layer 'conv1'.pe"):
+    with pytest.raises(InputError, match="layer 'conv1'.pe"):
         finn_folding_config(_spec(EXAMPLE, conv1={"pe": None}).layers)
     with pytest.raises(ValueError, match="layer 'fc0'.*not a legal folding"):
         finn_folding_config(_spec(EXAMPLE, fc0={"pe": 3}).layers)
