@@ -18,6 +18,7 @@ import gzip
 import io
 import logging
 import pickle
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,8 +119,14 @@ def _find_file(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, OSError, zlib.error) as exc:  # truncated, not gzip, bad CRC, unreadable
+        what = "gzip-compressed idx file" if path.suffix == ".gz" else "idx file"
+        raise InputError("data-dir", f"{path} is not a readable {what} ({type(exc).__name__}: "
+                         f"{exc or 'unexpected end of data'}); replace it with the file as "
+                         "distributed") from None
     if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise InputError("data-dir", f"{path} is not an idx file of unsigned bytes")
     ndim = data[3]
@@ -162,10 +169,20 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as f:
-        d = _NumpyOnlyUnpickler(f, encoding="bytes").load()
-    x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    y = np.asarray(d[b"labels"], dtype=np.int64)
+    hint = "replace it with the file from CIFAR-10's python version (cifar-10-python.tar.gz)"
+    try:
+        with open(path, "rb") as f:
+            d = _NumpyOnlyUnpickler(f, encoding="bytes").load()
+        x = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        y = np.asarray(d[b"labels"], dtype=np.int64)
+    except InputError:
+        raise
+    except (pickle.UnpicklingError, EOFError, OSError, KeyError, TypeError, ValueError,
+            IndexError, AttributeError) as exc:
+        raise InputError("data-dir", f"{path} is not a CIFAR-10 batch ({type(exc).__name__}: "
+                         f"{str(exc)[:80]}); {hint}") from None
+    if len(x) != len(y):
+        raise InputError("data-dir", f"{path} holds {len(x)} images but {len(y)} labels; {hint}")
     return x, y
 
 
@@ -186,6 +203,17 @@ def _load_cifar10(folder: Path) -> ImageDataset:
 
 
 def _load_cifar_jpeg_npz(path: Path) -> ImageDataset:
+    try:
+        return _read_cifar_jpeg_npz(path)
+    except InputError:
+        raise
+    except Exception as exc:  # BadZipFile, truncated arrays, undecodable JPEG, bad offsets
+        raise InputError("data-dir", f"{path} is not a readable cifar10_jpeg.npz "
+                         f"({type(exc).__name__}: {str(exc)[:80]}); replace it with the file "
+                         "as distributed") from None
+
+
+def _read_cifar_jpeg_npz(path: Path) -> ImageDataset:
     from PIL import Image  # matplotlib depends on Pillow, so it is always there
 
     with np.load(path, allow_pickle=False) as z:

@@ -39,7 +39,9 @@ from hw_models.network import NetworkSpec
 
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
-from codesign.search.loop import SUPERNET_FILE, build_space, load_pareto
+from codesign.rundir import (DESIGN_FIELDS, SUPERNET_FILE, load_checkpoint, load_pareto,
+                             remove_stale_temp_dirs)
+from codesign.search.loop import build_space
 from codesign.spaces.base import Candidate
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,20 @@ def select_design(pareto: dict[str, Any], which: str) -> dict[str, Any]:
         if d["id"] == ident:
             if not d["feasible"]:
                 raise InputError("design", f"design {ident} breaks a budget "
-                                 f"({d['violations']}); export a feasible one", accepted)
+                                 f"({d.get('violations')}); export a feasible one", accepted)
             return d
     raise InputError("design", f"no design with id {which!r}", accepted)
+
+
+def _check_design_fits(d: dict[str, Any], space: Any, run_dir: Path) -> None:
+    """A design of pareto.json must be a candidate of the run's space with a readable network."""
+    where = f"{run_dir / 'pareto.json'}, design {d['id']}"
+    try:
+        space.validate(Candidate(d["candidate"]))
+        NetworkSpec.from_dict(d["network"])
+    except InputError as exc:
+        raise InputError("pareto.designs", f"{where} is not a design of this search ({exc}); "
+                         f"rerun its `codesign search` command to rewrite the file") from None
 
 
 def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: str | None = None,
@@ -90,27 +103,47 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
 
     t_start = time.perf_counter()
     run_dir, out = Path(run_dir), Path(out)
-    pareto = load_pareto(run_dir)
-    request = SearchRequest.from_dict(pareto["request"])
-    design = select_design(pareto, which)
+    # --- every argument and file is checked before anything is written
+    if not (isinstance(finetune_epochs, (int, float)) and finetune_epochs >= 0
+            and np.isfinite(finetune_epochs)):
+        raise InputError("finetune-epochs", f"got {finetune_epochs}", ["a number >= 0"])
+    if not (isinstance(finetune_lr, (int, float)) and finetune_lr > 0 and np.isfinite(finetune_lr)):
+        raise InputError("finetune-lr", f"got {finetune_lr}", ["a positive number"])
+    if not (isinstance(rerank_epochs, (int, float)) and rerank_epochs > 0
+            and np.isfinite(rerank_epochs)):
+        raise InputError("rerank-epochs", f"got {rerank_epochs}", ["a positive number"])
+    if isinstance(rerank, bool) or not isinstance(rerank, int) or rerank < 1:
+        raise InputError("rerank", f"got {rerank}", ["an integer >= 1"])
+    if qonnx_samples is not None and (isinstance(qonnx_samples, bool)
+                                      or not isinstance(qonnx_samples, int) or qonnx_samples < 1):
+        raise InputError("qonnx-samples", f"got {qonnx_samples}",
+                         ["an integer >= 1 (default: every test image)"])
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError("out", f"{out} exists and is not empty", ["a new or empty directory"])
-    if not finetune_epochs >= 0:
-        raise InputError("finetune-epochs", f"got {finetune_epochs}", ["a number >= 0"])
-    if not finetune_lr > 0:
-        raise InputError("finetune-lr", f"got {finetune_lr}", ["a positive number"])
+    pareto = load_pareto(run_dir, require=tuple(DESIGN_FIELDS))
+    try:
+        request = SearchRequest.from_dict(pareto["request"])
+    except InputError as exc:
+        raise InputError("pareto.request", f"{run_dir / 'pareto.json'} holds a request this "
+                         f"version cannot read ({exc}); rerun its `codesign search`") from None
+    design = select_design(pareto, which)
     ckpt = run_dir / SUPERNET_FILE
     if not ckpt.is_file():
-        raise InputError("RUN_DIR", f"{ckpt} not found: the run's supernet is missing")
+        raise InputError("RUN_DIR", f"{ckpt} not found: the run's supernet is missing; rerun "
+                         f"its `codesign search` command to train it")
     data = load_dataset(request.dataset, data_dir or request.data_dir)
     space = build_space(request, data)
-    if rerank < 1:
-        raise InputError("rerank", f"got {rerank}", ["an integer >= 1"])
+    for d in pareto["designs"]:  # every design this export may extract must be of the space
+        if d["feasible"]:
+            _check_design_fits(d, space, run_dir)
 
     device = pick_device("auto")
     supernet = build_supernet(space)
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    supernet.load_state_dict(state["model"])
+    recover = (f"rerun the `codesign search` command of {run_dir} (same arguments) after "
+               f"removing {ckpt}: it retrains the supernet")
+    state = load_checkpoint(ckpt, recover)
+    from codesign.supernet.train import load_supernet_state
+    load_supernet_state(supernet, state, ckpt)
     supernet.to(device)
 
     sp = tensor_splits(data, request.val_size, request.seed)
@@ -158,7 +191,11 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     x_test = data.test_x.astype(np.float32) / 255.0
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    # an export killed mid-way left its temporary folder: remove it (its process is gone)
+    tmp_prefix = f".{out.name}.tmp-"
+    for p in remove_stale_temp_dirs(out.parent, tmp_prefix):
+        log.info("removed %s, left by an export that was killed", p)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f"{tmp_prefix}{os.getpid()}-"))
     try:
         shape = (1, *data.shape)
         files = {}

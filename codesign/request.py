@@ -13,6 +13,8 @@ from codesign.data import DATASETS
 
 SCHEMA = 1
 STRATEGIES = ("nsga2", "random")
+#: fields that may differ between the runs of one search (see SearchRequest.differences)
+RESUMABLE_FIELDS = ("trials", "data_dir", "out")
 
 
 @dataclass(frozen=True)
@@ -127,9 +129,11 @@ class SearchRequest:
         return cls.from_dict(read_json_file(path, "request"))
 
     def differences(self, other: "SearchRequest") -> list[str]:
-        """Fields that differ, ignoring the ones that may change on resume (trials)."""
+        """Fields that differ, ignoring the ones that may change on resume: ``trials`` (a
+        resume may ask for more), ``data_dir`` (the same data elsewhere) and ``out`` (the run
+        directory itself, however it is spelled: relative, absolute, or moved)."""
         a, b = asdict(self), asdict(other)
-        return [k for k in a if a[k] != b[k] and k not in ("trials", "data_dir")]
+        return [k for k in a if a[k] != b[k] and k not in RESUMABLE_FIELDS]
 
 
 def _positive(name: str, v: Any, integer: bool = False) -> None:

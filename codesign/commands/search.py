@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+
+from fpga.errors import InputError
 
 from codesign.data import DATASETS
 
@@ -48,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite in RUN_DIR; e.g. postgresql://...)")
     p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--checkpoint-every-s", type=float, default=60.0,
+                   help="also checkpoint the supernet within an epoch every this many seconds "
+                        "(default 60; every checkpoint resumes exactly)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
@@ -64,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         balanced_sampling=args.balanced_sampling, screen_pool=args.screen_pool,
         latency_table=args.latency_table, max_latency_ms=args.max_latency_ms)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    every = args.checkpoint_every_s
+    if not (math.isfinite(every) and every > 0):
+        raise InputError("checkpoint-every-s", f"got {every:g}", ["a number of seconds > 0"])
     from codesign.search.loop import run_search  # imports torch: only after the input is valid
 
-    pareto = run_search(req, progress=not args.no_progress)
+    pareto = run_search(req, progress=not args.no_progress, checkpoint_every_s=every)
     designs = pareto["designs"]
     lat = req.latency_table is not None
     front = sorted((d for d in designs if d["on_front"]),

@@ -25,7 +25,7 @@ from typing import Any
 
 
 from fpga.devices import get_device
-from fpga.errors import InputError, read_json_file
+from fpga.errors import InputError
 from hw_models.cost import FinnCostModel
 from hw_models.folding import fold_for_fps
 from hw_models.network import NetworkSpec
@@ -33,6 +33,9 @@ from hw_models.network import NetworkSpec
 from codesign.data import ImageDataset, load_dataset
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
+from codesign.rundir import (PARETO_FILE, REQUEST_FILE, STUDY_FILE, SUPERNET_FILE, RunLock,
+                             check_sqlite_file, load_pareto)
+from codesign.search.study import STUDY_NAME, TrialStore
 from codesign.search.pareto import (FPGA_OBJECTIVES, LATENCY_OBJECTIVES, best, knee, mark_front,
                                     plot_pareto, write_pareto)
 from codesign.search.screen import screened_candidates
@@ -41,8 +44,6 @@ from codesign.spaces.base import Candidate, SearchSpace, get_space
 
 log = logging.getLogger(__name__)
 
-STUDY_NAME = "codesign"
-SUPERNET_FILE = "supernet.pt"
 
 
 # ------------------------------------------------------------------------------ pricing
@@ -151,40 +152,65 @@ def build_space(request: SearchRequest, data: ImageDataset) -> SearchSpace:
     return get_space(request.space, input_shape=data.shape, num_classes=data.num_classes)
 
 
-def prepare_run_dir(request: SearchRequest) -> tuple[Path, bool]:
-    """Create (or reopen for resume) the run directory; refuse one that holds another search."""
+def check_splits(request: SearchRequest, data: ImageDataset) -> None:
+    """Refuse a validation split or BN-calibration set the training set cannot hold."""
+    n = len(data.train_x)
+    if not request.val_size < n:
+        raise InputError("val-size", f"{request.val_size} validation images cannot be carved "
+                         f"from {n} training images", [f"1..{n - 1}"])
+    left = n - request.val_size
+    if request.batch_size > left:
+        raise InputError("batch-size", f"{request.batch_size} exceeds the {left} training images "
+                         f"left after the validation split", [f"1..{left}"])
+
+
+def inspect_run_dir(request: SearchRequest) -> bool:
+    """Whether ``request.out`` is an earlier run of this search (to resume) or new; refuse a
+    foreign or different directory and damaged run files.  Reads only."""
     out = Path(request.out)
-    req_file = out / "request.json"
-    if req_file.is_file():
-        old = SearchRequest.load(req_file)
+    if out.exists() and not out.is_dir():
+        raise InputError("out", f"{out} exists and is not a directory",
+                         ["a new or empty directory", "an earlier run of the same search"])
+    req_file = out / REQUEST_FILE
+    if req_file.exists():
+        try:
+            old = SearchRequest.load(req_file)
+        except InputError as exc:
+            raise InputError("request.json", f"{req_file} is damaged or foreign ({exc}); remove "
+                             f"the run directory {out} to start afresh") from None
         diff = old.differences(request)
         if diff:
             raise InputError("out", f"{out} holds a different search (differs in {diff}); "
-                             "choose another --out or remove it", ["a new or matching run directory"])
-        atomic_write_json(req_file, request.to_dict())
-        return out, True
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+                             "choose another --out or remove it",
+                             ["a new or matching run directory"])
+        if request.storage is None:
+            check_sqlite_file(out / STUDY_FILE, f"remove it to restart the search from the "
+                              f"trained supernet (its completed trials are lost)")
+        return True
+    if out.exists() and any(out.iterdir()):
         raise InputError("out", f"{out} exists and is not a codesign run directory",
                          ["a new or empty directory", "an earlier run of the same search"])
+    return False
+
+
+def prepare_run_dir(request: SearchRequest) -> tuple[Path, bool]:
+    """Create (or reopen for resume) the run directory and write ``request.json``."""
+    resumed = inspect_run_dir(request)
+    out = Path(request.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(req_file, request.to_dict())
-    return out, False
+    atomic_write_json(out / REQUEST_FILE, request.to_dict())
+    return out, resumed
 
 
 # ------------------------------------------------------------------------------ the search
-def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
+def run_search(request: SearchRequest, progress: bool = True,
+               checkpoint_every_s: float = 60.0) -> dict[str, Any]:
     """Train the supernet, search, and write ``request.json``, ``pareto.json``, ``pareto.png``.
 
-    Every check on the user's input (data set, budgets reachable, run directory) happens before
-    anything is written.  Returns the ``pareto.json`` content.
+    Every check on the user's input (data set, budgets reachable, run directory and the files
+    in it, the storage) happens before anything is written.  The run directory is locked for
+    the whole run (:class:`~codesign.rundir.RunLock`).  Returns the ``pareto.json`` content.
     """
-    import optuna
-    import torch
-
-    from codesign.supernet import build_supernet
-    from codesign.supernet.train import (TrainConfig, evaluate_subnet, pick_device,
-                                         tensor_splits, train_supernet)
-
     t_start = time.perf_counter()
     data = load_dataset(request.dataset, request.data_dir)
     space = build_space(request, data)
@@ -194,100 +220,158 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
         from codesign.latency import check_latency_target
         check_latency_target(pricer.latency, space, request.max_latency_ms, request.latency_table)
     objectives = LATENCY_OBJECTIVES if pricer.latency is not None else FPGA_OBJECTIVES
-    get_strategy(request.strategy)
-    run_dir, resumed = prepare_run_dir(request)
+    strategy = get_strategy(request.strategy)
+    check_splits(request, data)
+
+    run_dir = Path(request.out)
+    created = not run_dir.exists()
+    lock = RunLock(run_dir)
+    try:
+        if created:
+            # an external study is opened (reachable? same objectives?) before anything is made
+            store = _open_store(request, objectives, strategy) if request.storage else None
+            run_dir.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+            resumed = inspect_run_dir(request)  # another process may have won the race
+        else:
+            lock.acquire()
+            resumed = inspect_run_dir(request)
+            store = _open_store(request, objectives, strategy) if request.storage else None
+        import torch
+
+        from codesign.supernet import build_supernet
+        from codesign.supernet.train import TrainConfig, check_resumable
+
+        torch.manual_seed(request.seed)
+        supernet = build_supernet(space)
+        cfg = TrainConfig(epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
+                          seed=request.seed, augment=request.dataset == "cifar10",
+                          balanced=request.balanced_sampling)
+        check_resumable(supernet, run_dir / SUPERNET_FILE, cfg)  # a damaged checkpoint: exit 2
+        if store is None:
+            store = _open_store(request, objectives, strategy)
+        atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
+    except BaseException:
+        lock.release()
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # bad input leaves nothing behind
+        raise
     log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
+    try:
+        return _search(request, data, space, pricer, objectives, store, supernet, cfg, run_dir,
+                       t_start, progress, checkpoint_every_s)
+    finally:
+        lock.release()
+
+
+def _open_store(request: SearchRequest, objectives: Any, strategy: Any) -> TrialStore:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return TrialStore(request.storage_url(),
+                      directions=["maximize" if s == "max" else "minimize" for _, s in objectives],
+                      sampler=strategy.sampler(request.seed, request.population),
+                      trials=request.trials, exclusive=request.storage is None)
+
+
+def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pricer: Pricer,
+            objectives: Any, store: TrialStore, supernet: Any, cfg: Any, run_dir: Path,
+            t_start: float, progress: bool, checkpoint_every_s: float) -> dict[str, Any]:
+    """Train (or resume) the supernet, run the trials, write the front."""
+    import uuid
+
+    from codesign.supernet.train import (evaluate_subnet, fingerprint, pick_device,
+                                         tensor_splits, train_supernet)
+
+    session = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    store.record_session(session, {"total_s": time.perf_counter() - t_start})
 
     # --- data: train / validation split carved from the training set (test set untouched)
     sp = tensor_splits(data, request.val_size, request.seed)
     train_x, train_y, val_x, val_y = sp.train_x, sp.train_y, sp.val_x, sp.val_y
     calib_x = train_x[:request.calib_images]
 
-    # --- supernet
+    # --- supernet (resumes exactly from its checkpoint)
     device = pick_device("auto")
-    torch.manual_seed(request.seed)
-    supernet = build_supernet(space)
-    cfg = TrainConfig(epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
-                      seed=request.seed, augment=request.dataset == "cifar10",
-                      balanced=request.balanced_sampling)
-    t0 = time.perf_counter()
     history = train_supernet(supernet, train_x, train_y, cfg, device,
-                             checkpoint=run_dir / SUPERNET_FILE, progress=progress)
-    train_s = time.perf_counter() - t0
+                             checkpoint=run_dir / SUPERNET_FILE, progress=progress,
+                             checkpoint_every_s=checkpoint_every_s)
+    supernet.to(device)
+    store.check_supernet(fingerprint(supernet))
+    search_s = 0.0
+    store.record_session(session, {"search_s": 0.0, "total_s": time.perf_counter() - t_start})
 
     # --- search
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    strategy = get_strategy(request.strategy)
-    study = optuna.create_study(
-        study_name=STUDY_NAME, storage=request.storage_url(), load_if_exists=True,
-        directions=["maximize" if s == "max" else "minimize" for _, s in objectives],
-        sampler=strategy.sampler(request.seed, request.population))
-    if not study.trials:  # a fresh study: hand-design-like seeds open the first generation,
-        first = min(request.population, request.trials)  # batch-screened ones fill it up
-        seeds = space.seeds()[:max(0, first // 2)]
-        def within_latency(c: Candidate) -> bool:  # the latency budget, when there is one
-            return not any(v > 0 for v in pricer.latency.estimate(space.describe(c))
-                           .violations(request.max_latency_ms).values())
-
-        accept = (within_latency if pricer.latency is not None and request.max_latency_ms
-                  else None)
-        screened, info = screened_candidates(
-            space, pricer.model, pricer.budgets, first - len(seeds),
-            np.random.default_rng(request.seed), pool=request.screen_pool,
-            exclude={c.key for c in seeds}, accept=accept)
-        log.info("first generation: %d seeds + %d of %d batch-priced candidates that meet the "
-                 "budgets as proposed (%d did)", len(seeds), info["picked"], info["pool"],
-                 info["feasible"])
-        for c in list(seeds) + screened:
-            study.enqueue_trial(dict(c), skip_if_exists=True)
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    acc_cache: dict[str, float] = {t.user_attrs["acc_key"]: t.user_attrs["accuracy"]
-                                   for t in done if t.user_attrs.get("accuracy") is not None}
-    remaining = max(0, request.trials - len(done))
-    t0 = time.perf_counter()
-    n_eval = 0
+    store.recover_stale()
+    if store.is_fresh():  # a fresh study: hand-design-like seeds open the first generation,
+        _enqueue_first_generation(store.study, space, pricer, request)  # screened ones fill it
     from tqdm.auto import tqdm
-    bar = tqdm(total=request.trials, initial=len(done), desc="search", unit="trial",
-               disable=not progress, dynamic_ncols=True)
-    for _ in range(remaining):
-        trial = study.ask()
-        c = space.repair(Candidate({s.name: trial.suggest_categorical(s.name, list(s.choices))
-                                    for s in space.slots}))
-        p = pricer.price(c)
-        acc_key = Candidate({**c.group("arch."), **c.group("quant.")}).key
-        acc = None
-        if p.feasible:
-            if acc_key not in acc_cache:
-                acc_cache[acc_key] = evaluate_subnet(supernet, c, calib_x, val_x, val_y, device)
-                n_eval += 1
-            acc = acc_cache[acc_key]
-        for k, v in p.violations.items():
-            trial.set_constraint(k, v)
-        for k, v in (("candidate", dict(c)), ("network", p.network.to_dict()), ("cost", p.cost),
-                     ("violations", p.violations), ("feasible", p.feasible),
-                     ("accuracy", acc), ("acc_key", acc_key)):
-            trial.set_user_attr(k, v)
-        t = p.cost["totals"]
-        study.tell(trial, [acc if acc is not None else 0.0, float(t["lut"]), float(p.cost["fps"])]
-                   if pricer.latency is None else
-                   [acc if acc is not None else 0.0, float(p.cost["latency"]["latency_ms"])])
-        bar.update(1)
-        bar.set_postfix(best=f"{max(acc_cache.values()):.3f}" if acc_cache else "-",
-                        evaluated=n_eval)
+    bar = tqdm(total=request.trials, initial=len(store.completed()), desc="search",
+               unit="trial", disable=not progress, dynamic_ncols=True)
+    n_eval = 0
+    while True:
+        while store.needs_more():
+            t0 = time.perf_counter()
+            trial = store.ask()
+            if trial is None:
+                break
+            with store.heartbeat(trial):
+                c = space.repair(Candidate({s.name: trial.suggest_categorical(s.name,
+                                                                              list(s.choices))
+                                            for s in space.slots}))
+                p = pricer.price(c)
+                acc_key = Candidate({**c.group("arch."), **c.group("quant.")}).key
+                acc, evaluated = None, False
+                if p.feasible:
+                    acc, evaluated = store.accuracy_of(acc_key, trial, lambda: evaluate_subnet(
+                        supernet, c, calib_x, val_x, val_y, device))
+                    n_eval += evaluated
+                for k, v in p.violations.items():
+                    trial.set_constraint(k, v)
+                for k, v in (("candidate", dict(c)), ("network", p.network.to_dict()),
+                             ("cost", p.cost), ("violations", p.violations),
+                             ("feasible", p.feasible), ("accuracy", acc), ("acc_key", acc_key),
+                             ("evaluated", evaluated),
+                             ("seconds", round(time.perf_counter() - t0, 3))):
+                    trial.set_user_attr(k, v)
+                t = p.cost["totals"]
+                store.study.tell(
+                    trial, [acc if acc is not None else 0.0, float(t["lut"]),
+                            float(p.cost["fps"])] if pricer.latency is None else
+                    [acc if acc is not None else 0.0, float(p.cost["latency"]["latency_ms"])])
+            search_s += time.perf_counter() - t0
+            store.record_session(session, {"search_s": search_s,
+                                           "total_s": time.perf_counter() - t_start})
+            bar.update(1)
+            bar.set_postfix(evaluated=n_eval)
+        if store.exclusive:
+            break
+        store.wait_for_others()  # every worker's pareto.json is the whole study's
+        store.recover_stale()
+        if not store.needs_more():
+            break
     bar.close()
-    search_s = time.perf_counter() - t0
 
-    designs = mark_front(designs_from_study(study), objectives)  # knee() below needs the front
+    designs = mark_front(designs_from_study(store.study), objectives)  # knee() needs the front
     latency_extra = ({"latency_target": pricer.latency.table.describe_target()}
                      if pricer.latency is not None else {})
-    pareto = write_pareto(run_dir / "pareto.json", request.to_dict(), designs,
+    store.record_session(session, {"search_s": search_s, "total_s": time.perf_counter() - t_start})
+    timing = store.timing()
+    timing = {"train_s": round(sum(h["seconds"] for h in history), 1),
+              "search_s": timing.get("search_s", 0.0), "total_s": timing.get("total_s", 0.0),
+              "sessions": timing["sessions"],
+              "note": "train_s: the supernet's training, summed over every session that worked "
+                      "on it; search_s and total_s: summed over every session of the study"}
+    pareto = write_pareto(run_dir / PARETO_FILE, request.to_dict(), designs,
                           objectives=[{"name": n, "sense": s} for n, s in objectives],
                           dataset=data.note, space=space.config(),
                           best=_id_at(designs, best(designs)),
                           knee=_id_at(designs, knee(designs, objectives)),
-                          timing={"train_s": round(train_s, 1), "search_s": round(search_s, 1),
-                                  "total_s": round(time.perf_counter() - t_start, 1)},
-                          train_history=history, device=str(device), **latency_extra)
+                          timing=timing, train_history=history, device=str(device),
+                          trials={"completed": len(store.completed()),
+                                  "evaluated": sum(bool(t.user_attrs.get("evaluated"))
+                                                   for t in store.completed())},
+                          **latency_extra)
     budgets = request.budgets()
     if pricer.latency is not None:
         from codesign.search.compare import plot_fronts
@@ -300,6 +384,28 @@ def run_search(request: SearchRequest, progress: bool = True) -> dict[str, Any]:
                 title=f"{data.note} on {request.device}: LUT <= {budgets['lut']:,.0f}"
                       + (f", >= {request.min_fps:,.0f} frames/s" if request.min_fps else ""))
     return pareto
+
+
+def _enqueue_first_generation(study: Any, space: SearchSpace, pricer: Pricer,
+                              request: SearchRequest) -> None:
+    """Queue the first generation: hand-design-like seeds plus batch-screened candidates."""
+    first = min(request.population, request.trials)
+    seeds = space.seeds()[:max(0, first // 2)]
+
+    def within_latency(c: Candidate) -> bool:  # the latency budget, when there is one
+        return not any(v > 0 for v in pricer.latency.estimate(space.describe(c))
+                       .violations(request.max_latency_ms).values())
+
+    accept = within_latency if pricer.latency is not None and request.max_latency_ms else None
+    screened, info = screened_candidates(
+        space, pricer.model, pricer.budgets, first - len(seeds),
+        np.random.default_rng(request.seed), pool=request.screen_pool,
+        exclude={c.key for c in seeds}, accept=accept)
+    log.info("first generation: %d seeds + %d of %d batch-priced candidates that meet the "
+             "budgets as proposed (%d did)", len(seeds), info["picked"], info["pool"],
+             info["feasible"])
+    for c in list(seeds) + screened:
+        study.enqueue_trial(dict(c), skip_if_exists=True)
 
 
 def designs_from_study(study: Any) -> list[dict[str, Any]]:
@@ -329,17 +435,6 @@ def designs_from_study(study: Any) -> list[dict[str, Any]]:
 
 def _id_at(designs: list[dict[str, Any]], i: int | None) -> int | None:
     return None if i is None else designs[i]["id"]
-
-
-def load_pareto(run_dir: str | Path) -> dict[str, Any]:
-    """Read ``RUN_DIR/pareto.json`` with a clear error when it is not a finished run."""
-    path = Path(run_dir) / "pareto.json"
-    if not path.is_file():
-        raise InputError("RUN_DIR", f"{path} not found (is {run_dir} a finished codesign search?)")
-    d = read_json_file(path, "RUN_DIR")
-    if d.get("schema") != 1:
-        raise InputError("pareto.schema", f"got {d.get('schema')!r}", [1])
-    return d
 
 
 __all__ = ["Pricer", "Priced", "run_search", "check_budgets_reachable", "designs_from_study",

@@ -100,7 +100,7 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         torch.save(obj, tmp)
@@ -108,6 +108,15 @@ def _atomic_save(obj: Any, path: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+#: version of the checkpoint layout; 2 added the RNG and data-order state (exact resume)
+CHECKPOINT_SCHEMA = 2
+_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "history", "train_config")
+#: what a user does about a damaged supernet checkpoint
+RETRAIN_HINT = ("remove it and rerun the same `codesign search` command: the supernet is "
+                "retrained from scratch (the same seed on the same machine gives the same "
+                "weights), and the search resumes")
 
 
 @torch.no_grad()
@@ -128,12 +137,67 @@ def init_activation_ranges(supernet: Any, x: torch.Tensor) -> None:
         supernet(x)
 
 
+def load_supernet_state(supernet: Any, state: dict[str, Any], path: Path) -> None:
+    """Load a checkpoint's weights into ``supernet``; a foreign or damaged one is bad input."""
+    from fpga.errors import InputError
+
+    model = state.get("model")
+    if not isinstance(model, dict):
+        raise InputError("supernet.pt", f"{path} has no model weights; {RETRAIN_HINT}")
+    try:
+        supernet.load_state_dict(model)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise InputError("supernet.pt", f"{path} does not fit this search's supernet ({first}); "
+                         f"{RETRAIN_HINT}") from None
+
+
+def _resume_state(checkpoint: Path, cfg: TrainConfig) -> dict[str, Any] | None:
+    """The checkpoint's content if it can resume this training, ``None`` to start afresh."""
+    from codesign.rundir import load_checkpoint
+    from fpga.errors import InputError
+
+    state = load_checkpoint(checkpoint, RETRAIN_HINT)
+    missing = [k for k in _CHECKPOINT_KEYS if k not in state]
+    if missing:
+        raise InputError("supernet.pt", f"{checkpoint} lacks {missing}; {RETRAIN_HINT}")
+    if state.get("train_config") != asdict(cfg):
+        log.warning("checkpoint %s was trained with another config; retraining", checkpoint)
+        return None
+    if state.get("schema") != CHECKPOINT_SCHEMA:
+        # an older checkpoint has no RNG state: it cannot resume exactly, but finished
+        # training is still finished
+        if int(state["epoch"]) >= cfg.epochs:
+            return state
+        log.warning("checkpoint %s predates exact resume; retraining", checkpoint)
+        return None
+    return state
+
+
+def check_resumable(supernet: Any, checkpoint: Path, cfg: TrainConfig) -> None:
+    """Refuse (InputError, exit 2) a damaged or foreign checkpoint before a run writes anything:
+    it must load, hold every part of the training state, and fit ``supernet``."""
+    if checkpoint.exists():
+        state = _resume_state(checkpoint, cfg)
+        if state is not None:
+            load_supernet_state(supernet, state, checkpoint)
+
+
 def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, cfg: TrainConfig,
                    device: torch.device, checkpoint: Path | None = None,
-                   progress: bool = True) -> list[dict[str, float]]:
-    """Train ``supernet`` in place; resume from / save to ``checkpoint`` after every epoch.
+                   progress: bool = True, checkpoint_every_s: float = 60.0,
+                   ) -> list[dict[str, float]]:
+    """Train ``supernet`` in place; resume from / save to ``checkpoint``.
 
-    Returns the per-epoch history (mean loss of the largest subnet, wall seconds).
+    The checkpoint is written atomically after every epoch and, within an epoch, every
+    ``checkpoint_every_s`` seconds.  It carries everything a step depends on: weights,
+    optimizer and scheduler state, the data order of the epoch (its permutation), the state of
+    the torch generator (order and augmentation), of the numpy generator (subnet sampling) and
+    of torch's global generator.  So a run killed at any point and resumed with the same seed
+    computes exactly what an uninterrupted run computes.
+
+    Returns the per-epoch history (mean loss of the largest subnet, training seconds summed
+    over every session that worked on the epoch).
     """
     space = supernet.space
     supernet.to(device)
@@ -142,32 +206,58 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1),
                                                 pct_start=0.15)
-    start_epoch, history = 0, []
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state.get("train_config") == asdict(cfg):
-            supernet.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            start_epoch, history = int(state["epoch"]), list(state["history"])
-            log.info("resuming supernet training after epoch %d", start_epoch)
-        else:
-            log.warning("checkpoint %s was trained with another config; retraining", checkpoint)
-    if start_epoch >= cfg.epochs:
-        return history
+    gen = torch.Generator().manual_seed(cfg.seed)
+    start_epoch, start_step, history = 0, 0, []
+    resume: dict[str, Any] = {}
+    state = _resume_state(checkpoint, cfg) if checkpoint is not None and checkpoint.exists() \
+        else None
+    if state is not None:
+        load_supernet_state(supernet, state, checkpoint)
+        start_epoch, history = int(state["epoch"]), list(state["history"])
+        if start_epoch >= cfg.epochs:
+            return history
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["rng"]["torch_generator"])
+        torch.set_rng_state(state["rng"]["torch_global"])
+        start_step = int(state.get("step", 0))
+        resume = state
+        log.info("resuming supernet training at epoch %d, step %d of %d", start_epoch + 1,
+                 start_step, steps_per_epoch)
 
     big, small = space.extreme(largest=True), space.extreme(largest=False)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    if start_epoch == 0:
+    if start_epoch == 0 and start_step == 0:
         init_activation_ranges(supernet, to_float(train_x[:cfg.batch_size], device))
-    bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc="supernet training",
-               unit="step", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=total, initial=start_epoch * steps_per_epoch + start_step,
+               desc="supernet training", unit="step", disable=not progress, dynamic_ncols=True)
+
+    def save(epoch_done: int, step: int, perm: torch.Tensor | None, rng: Any,
+             loss_sum: float, seconds: float) -> None:
+        if checkpoint is None:
+            return
+        _atomic_save({"schema": CHECKPOINT_SCHEMA, "model": supernet.state_dict(),
+                      "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                      "epoch": epoch_done, "step": step, "perm": perm,
+                      "rng": {"torch_generator": gen.get_state(),
+                              "torch_global": torch.get_rng_state(),
+                              "numpy": rng.bit_generator.state if rng is not None else None},
+                      "partial": {"loss_sum": loss_sum, "seconds": seconds},
+                      "history": history, "train_config": asdict(cfg)}, checkpoint)
+
     supernet.train()
     for epoch in range(start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, epoch])
-        perm = torch.randperm(len(train_x), generator=gen)
-        t0, loss_sum = time.perf_counter(), 0.0
-        for step in range(steps_per_epoch):
+        if epoch == start_epoch and start_step > 0:
+            perm = resume["perm"]
+            rng.bit_generator.state = resume["rng"]["numpy"]
+            loss_sum = float(resume["partial"]["loss_sum"])
+            seconds_before = float(resume["partial"]["seconds"])
+            first_step = start_step
+        else:
+            perm = torch.randperm(len(train_x), generator=gen)
+            loss_sum, seconds_before, first_step = 0.0, 0.0, 0
+        t0 = last_save = time.perf_counter()
+        for step in range(first_step, steps_per_epoch):
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             x = to_float(train_x[idx], device)
             if cfg.augment:
@@ -192,14 +282,31 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
             loss_sum += float(loss.detach())
             bar.update(1)
             bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{float(loss.detach()):.3f}")
+            now = time.perf_counter()
+            if step + 1 < steps_per_epoch and now - last_save >= checkpoint_every_s:
+                save(epoch, step + 1, perm, rng, loss_sum, seconds_before + now - t0)
+                last_save = time.perf_counter()
         history.append({"epoch": epoch + 1, "loss_largest": loss_sum / steps_per_epoch,
-                        "seconds": time.perf_counter() - t0})
-        if checkpoint is not None:
-            _atomic_save({"model": supernet.state_dict(), "optimizer": opt.state_dict(),
-                          "scheduler": sched.state_dict(), "epoch": epoch + 1,
-                          "history": history, "train_config": asdict(cfg)}, checkpoint)
+                        "seconds": seconds_before + time.perf_counter() - t0})
+        save(epoch + 1, 0, None, None, 0.0, 0.0)
     bar.close()
     return history
+
+
+def fingerprint(model: torch.nn.Module) -> str:
+    """SHA-1 of a model's state (names, shapes and exact values)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        if isinstance(t, torch.Tensor):
+            t = t.detach().cpu().contiguous()
+            h.update(str((t.dtype, tuple(t.shape))).encode())
+            h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+        else:
+            h.update(repr(t).encode())
+    return h.hexdigest()
 
 
 @torch.no_grad()

@@ -1,0 +1,274 @@
+"""The trial store of a search: an Optuna study that survives kills and is shared by workers.
+
+Three rules make a study end with exactly ``--trials`` completed trials, whatever happens:
+
+1. **Stale trials are failed and retried.**  A trial whose process died (``kill -9``, a lost
+   machine) stays ``RUNNING`` in the database.  Every trial records a heartbeat while it runs
+   (Optuna's RDB heartbeat); a ``RUNNING`` trial without a heartbeat for ``grace_s`` seconds is
+   failed, and Optuna's :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback` queues its
+   candidate again (a hand-design seed is thus never lost).  In the run directory's own SQLite
+   study the run lock (:class:`codesign.rundir.RunLock`) proves that no other process works on
+   it, so every ``RUNNING`` trial found at start-up is stale at once.
+2. **Admission by rank.**  Trials are numbered by the database in creation order.  A trial runs
+   only if fewer than ``trials`` non-failed trials (complete, running or queued) have a lower
+   number; otherwise it is surplus and is failed at once (its candidate, if it was queued, is
+   queued again).  Since numbers are unique and ranks only fall, concurrent workers can never
+   run more than ``trials`` trials between them.
+3. **One evaluation per candidate.**  Accuracy depends on the architecture and the bits only
+   (``acc_key``).  Before a worker scores a subnet it looks for a completed trial with the same
+   key, and waits for a running one of another worker; the accuracies of the study are the
+   cache.
+
+The study also keeps the search's wall time (:meth:`TrialStore.record_session`), so that the
+``timing`` in ``pareto.json`` adds up over every session that worked on it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import warnings
+from typing import Any, Callable, Iterable, Iterator
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from fpga.errors import InputError
+
+log = logging.getLogger(__name__)
+
+STUDY_NAME = "codesign"
+#: seconds between heartbeats of a running trial, and without one before it counts as stale
+HEARTBEAT_S = 5
+GRACE_S = 30
+_ALIVE = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Optuna's notes on heartbeats: "experimental", and "supposed to be used with
+    Study.optimize" (this loop uses ask/tell and records the heartbeats itself)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        yield
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    with _quiet():
+        optuna.storages.fail_stale_trials(study)
+
+
+class _Heartbeat:
+    """Record a trial's heartbeat every ``interval`` seconds in a background thread."""
+
+    def __init__(self, storage: Any, trial_id: int, interval: float) -> None:
+        self._storage, self._trial_id, self._interval = storage, trial_id, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"heartbeat-{trial_id}")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception as exc:  # a storage hiccup must not kill the search
+                log.debug("heartbeat of trial %s failed: %s", self._trial_id, exc)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class TrialStore:
+    """An Optuna study with heartbeats, stale-trial recovery, admission by rank and a shared
+    accuracy cache.  ``exclusive``: this process holds the run lock over the storage (the
+    default SQLite study in the run directory), so no other process can own a running trial.
+    """
+
+    def __init__(self, url: str, directions: list[str], sampler: optuna.samplers.BaseSampler,
+                 trials: int, exclusive: bool, heartbeat_s: float = HEARTBEAT_S,
+                 grace_s: float = GRACE_S) -> None:
+        self.trials = trials
+        self.exclusive = exclusive
+        self.heartbeat_s = heartbeat_s
+        self._acc: dict[str, float] | None = None  # acc_key -> accuracy, from the study
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        try:
+            with _quiet():  # heartbeats and their retry are "experimental"
+                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
+                engine_kwargs = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
+                                 else {})
+                rdb = optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine_kwargs,
+                    heartbeat_interval=max(1, int(heartbeat_s)),
+                    grace_period=max(2, int(grace_s)), heartbeat_stale_trial_callback=retry)
+                self.study = optuna.create_study(study_name=STUDY_NAME, storage=rdb,
+                                                 load_if_exists=True, directions=directions,
+                                                 sampler=sampler)
+            self._retry = retry
+            # the study's own storage object (Optuna wraps the RDB storage in a cache): every
+            # state change goes through it, so the cache never holds a stale state
+            self.storage = self.study._storage
+        except InputError:
+            raise
+        except Exception as exc:  # sqlalchemy/optuna errors: unreachable server, bad URL, ...
+            shown = url.split("@")[-1] if "@" in url else url  # never print a password
+            reason = " ".join(str(exc).split())[:200]
+            raise InputError("storage", f"cannot open the study at {shown} "
+                             f"({type(exc).__name__}: {reason})",
+                             ["sqlite:///PATH.db", "postgresql://USER@HOST/DB"]) from None
+        if [d.name.lower() for d in self.study.directions] != [d.lower() for d in directions]:
+            raise InputError("storage", "the study there optimizes other objectives "
+                             f"({[d.name.lower() for d in self.study.directions]}); use another "
+                             "--storage or --out", [str(directions)])
+
+    # ------------------------------------------------------------------ reading
+    def all_trials(self, states: Iterable[TrialState] | None = None) -> list[FrozenTrial]:
+        return self.study.get_trials(deepcopy=False,
+                                     states=tuple(states) if states is not None else None)
+
+    def completed(self) -> list[FrozenTrial]:
+        return self.all_trials((TrialState.COMPLETE,))
+
+    def is_fresh(self) -> bool:
+        return not self.all_trials()
+
+    # ------------------------------------------------------------------ recovery
+    def recover_stale(self) -> int:
+        """Fail the trials no live process runs, and queue their candidates again."""
+        n = 0
+        if self.exclusive:
+            for t in self.all_trials((TrialState.RUNNING,)):
+                if self._fail(t._trial_id):
+                    self._retry(self.study, self.storage.get_trial(t._trial_id))
+                    n += 1
+        before = {t.number for t in self.all_trials((TrialState.FAIL,))}
+        _fail_stale(self.study)  # heartbeat-based: other workers too
+        n += len({t.number for t in self.all_trials((TrialState.FAIL,))} - before)
+        if n:
+            log.info("%d trial(s) left running by a process that no longer runs: failed, "
+                     "their candidates queued again", n)
+        return n
+
+    def _fail(self, trial_id: int) -> bool:
+        try:
+            return bool(self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False  # another worker got there first
+
+    # ------------------------------------------------------------------ admission
+    def needs_more(self) -> bool:
+        """Whether a new trial could still be admitted (or a queued one is waiting)."""
+        alive = self.all_trials(_ALIVE)
+        waiting = any(t.state == TrialState.WAITING for t in alive)
+        return waiting or len(alive) < self.trials
+
+    def ask(self) -> optuna.Trial | None:
+        """The next admitted trial, or ``None`` when the study has its ``trials``."""
+        while True:
+            with _quiet():
+                trial = self.study.ask()
+            rank = sum(1 for t in self.all_trials(_ALIVE) if t.number < trial.number)
+            if rank < self.trials:
+                trial.set_user_attr("worker", self.worker)
+                return trial
+            self.storage.set_trial_system_attr(trial._trial_id, "surplus", True)
+            self.study.tell(trial, state=TrialState.FAIL)
+            frozen = self.storage.get_trial(trial._trial_id)
+            if "fixed_params" in frozen.system_attrs and \
+                    len(self.all_trials(_ALIVE)) < self.trials:
+                # a queued candidate popped by a surplus trial while a slot is still free
+                # (another worker's trial failed meanwhile): queue it again
+                self._retry(self.study, frozen)
+            if not self.needs_more():
+                return None
+
+    def heartbeat(self, trial: optuna.Trial) -> _Heartbeat:
+        return _Heartbeat(self.storage, trial._trial_id, self.heartbeat_s)
+
+    # ------------------------------------------------------------------ shared accuracies
+    def accuracy_of(self, acc_key: str, trial: optuna.Trial,
+                    evaluate: Callable[[], float], poll_s: float = 0.5) -> tuple[float, bool]:
+        """``(accuracy, evaluated_here)``: the study's accuracy for ``acc_key`` if a trial has
+        it, after waiting for another worker's running trial of the same key; else
+        ``evaluate()``.  The key is recorded on ``trial`` first, so others can wait for it."""
+        trial.set_user_attr("acc_key", acc_key)
+        if self._acc is None:
+            self._acc = {t.user_attrs["acc_key"]: float(t.user_attrs["accuracy"])
+                         for t in self.completed()
+                         if t.user_attrs.get("accuracy") is not None and "acc_key" in t.user_attrs}
+        while acc_key not in self._acc and not self.exclusive:
+            running_elsewhere = False
+            for t in self.all_trials((TrialState.COMPLETE, TrialState.RUNNING)):
+                if t.number == trial.number or t.user_attrs.get("acc_key") != acc_key:
+                    continue
+                if t.state == TrialState.COMPLETE and t.user_attrs.get("accuracy") is not None:
+                    self._acc[acc_key] = float(t.user_attrs["accuracy"])
+                    break
+                if t.state == TrialState.RUNNING and t.user_attrs.get("worker") != self.worker \
+                        and t.number < trial.number:
+                    running_elsewhere = True
+            else:
+                if not running_elsewhere:
+                    break
+                time.sleep(poll_s)
+                _fail_stale(self.study)
+        if acc_key in self._acc:
+            return self._acc[acc_key], False
+        acc = float(evaluate())
+        self._acc[acc_key] = acc
+        return acc, True
+
+    def wait_for_others(self, poll_s: float = 1.0) -> None:
+        """Block until no other worker runs a trial (stale ones are failed on the way)."""
+        while any(t.user_attrs.get("worker") != self.worker
+                  for t in self.all_trials((TrialState.RUNNING,))):
+            time.sleep(poll_s)
+            _fail_stale(self.study)
+
+    # ------------------------------------------------------------------ the supernet
+    def check_supernet(self, fingerprint: str) -> bool:
+        """Record the supernet's fingerprint in the study, or compare with the one recorded.
+
+        Workers on one ``--storage`` each train the supernet in their own run directory; the
+        same request (seed included) gives the same weights on the same kind of machine.  A
+        different fingerprint means accuracies from different supernets are mixed in the
+        study: warn (floating-point results may differ between kinds of machine)."""
+        known = self.study.user_attrs.get("supernet_sha1")
+        if known is None:
+            self.study.set_user_attr("supernet_sha1", fingerprint)
+            return True
+        if known != fingerprint:
+            log.warning("this worker's supernet differs from the one that scored the study's "
+                        "first trials (sha1 %s vs %s): its accuracies are not exactly "
+                        "comparable with theirs", fingerprint[:12], known[:12])
+            return False
+        return True
+
+    # ------------------------------------------------------------------ timing
+    def record_session(self, session: str, seconds: dict[str, float]) -> None:
+        """Store this session's seconds (overwritten as it goes) in the study."""
+        self.study.set_user_attr(f"session:{session}", {k: round(v, 2) for k, v in seconds.items()})
+
+    def timing(self) -> dict[str, Any]:
+        """Seconds summed over every session that worked on the study."""
+        sessions = [v for k, v in self.study.user_attrs.items() if k.startswith("session:")]
+        out: dict[str, Any] = {}
+        for s in sessions:
+            for k, v in s.items():
+                out[k] = round(out.get(k, 0.0) + float(v), 1)
+        out["sessions"] = len(sessions)
+        return out
+
+
+__all__ = ["TrialStore", "STUDY_NAME", "HEARTBEAT_S", "GRACE_S"]
