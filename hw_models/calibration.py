@@ -140,7 +140,19 @@ def load_rows(path: str | Path) -> list[CalibrationRow]:
 
 
 def _load_csv(path: Path) -> list[CalibrationRow]:
-    with path.open(newline="") as f:
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError as exc:
+        raise InputError("--data", f"{path} is not UTF-8 CSV text (byte "
+                         f"{exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except csv.Error as exc:
+        raise InputError("--data", f"{path} is not valid CSV ({exc})") from None
+    except OSError as exc:
+        raise InputError("--data", f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_csv(path: Path) -> list[CalibrationRow]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         header = [h.strip() for h in (reader.fieldnames or [])]
         for key in CSV_FIELDS:
@@ -394,19 +406,51 @@ def load_calibration(source: str | Path | Mapping[str, Any] | None = None) -> di
         data = read_json_file(source, "--calibrated")
         where = str(source)
     if not isinstance(data, dict):
-        raise InputError("calibration", f"{where}: expected an object")
+        raise InputError("calibration", f"{where}: expected an object (a model written by "
+                         "`codesign calibrate --out`)")
     if data.get("schema") != SCHEMA:
         raise InputError("calibration.schema", f"{where}: got {data.get('schema')!r}", [SCHEMA])
     for key in ("version", "coefficients", "loo", "settings"):
         if key not in data:
             raise InputError(f"calibration.{key}", f"{where}: missing")
+    for key in ("coefficients", "loo", "settings"):
+        if not isinstance(data[key], Mapping):
+            raise InputError(f"calibration.{key}", f"{where}: not an object")
+    if not isinstance(data["version"], (str, int, float)) or isinstance(data["version"], bool):
+        raise InputError("calibration.version", f"{where}: got {data['version']!r}", ["a string"])
+    finn = data["settings"].get("finn", {})
+    if not isinstance(finn, Mapping) or not all(isinstance(v, (str, int, float))
+                                                for v in finn.values()):
+        raise InputError("calibration.settings.finn", f"{where}: not an object of settings "
+                         "(strings, numbers, booleans)")
+    for key in ("fitted_on",):
+        if not isinstance(data.get(key, []), list):
+            raise InputError(f"calibration.{key}", f"{where}: not a list")
     for target, terms in (("lut", LUT_TERMS), ("bram18", BRAM_TERMS)):
+        coef, band = data["coefficients"].get(target), data["loo"].get(target)
+        if not isinstance(coef, Mapping):
+            raise InputError(f"calibration.coefficients.{target}", f"{where}: missing or not an "
+                             "object")
+        if not isinstance(band, Mapping):
+            raise InputError(f"calibration.loo.{target}", f"{where}: missing or not an object")
         for t in terms:
-            if t not in data["coefficients"].get(target, {}):
+            if t not in coef:
                 raise InputError(f"calibration.coefficients.{target}.{t}", f"{where}: missing")
-        if "rel_band" not in data["loo"].get(target, {}):
+            if not _finite(coef[t]):
+                raise InputError(f"calibration.coefficients.{target}.{t}",
+                                 f"{where}: got {coef[t]!r}", ["a finite number"])
+        if "rel_band" not in band:
             raise InputError(f"calibration.loo.{target}.rel_band", f"{where}: missing")
+        if not _finite(band["rel_band"]) or band["rel_band"] < 0:
+            raise InputError(f"calibration.loo.{target}.rel_band",
+                             f"{where}: got {band['rel_band']!r}", ["a finite number >= 0"])
+    if not isinstance(data["coefficients"].get("not_identified", []), list):
+        raise InputError("calibration.coefficients.not_identified", f"{where}: not a list")
     return data
+
+
+def _finite(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 # ------------------------------------------------------------------------------ calibrated model

@@ -273,6 +273,16 @@ class LatencyTable:
             v = p.get(key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"{path}.protocol.{key}", f"got {v!r}", ["an integer >= 1"])
+        for key in ("rounds", "warmup_runs", "min_repeats", "max_repeats", "calibration",
+                    "calibration_seed"):
+            v = p.get(key, 1)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InputError(f"{path}.protocol.{key}", f"got {v!r}", ["an integer >= 0"])
+        if "round_s" in p and not _finite_pos(p["round_s"]):
+            raise InputError(f"{path}.protocol.round_s", f"got {p['round_s']!r}",
+                             ["a finite number > 0"])
+        if not isinstance(d.get("build") or {}, Mapping):
+            raise InputError(f"{path}.build", "not an object (corrupt table?)")
         if not d["ops"]:
             raise InputError(f"{path}.ops", "empty: the table measures no operator")
         for key, rec in d["ops"].items():
@@ -283,6 +293,9 @@ class LatencyTable:
             if not all(_finite_pos(v) for v in vals) or not vals[0] <= vals[1] <= vals[2]:
                 raise InputError(where, f"needs 0 < q1_ms <= median_ms <= q3_ms, got {vals} "
                                  "(corrupt table?)")
+            n = rec["n"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise InputError(f"{where}.n", f"got {n!r} (corrupt table?)", ["an integer >= 1"])
             if "config" in rec:
                 try:
                     cfg = OpConfig.from_dict(rec["config"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -31,6 +32,14 @@ _COMPUTE_OPS = ("conv", "dwconv", "fc")
 #: ops whose input arrives through a sliding-window generator
 WINDOW_OPS = ("conv", "dwconv")
 MAX_BITS = 32
+#: the largest channel count, feature count, image side, kernel, stride, padding, PE or SIMD a
+#: network may have (2**16; an FPGA dataflow design is orders of magnitude smaller), and the
+#: largest dot product (an fc's flattened input, a conv's K*K*C_in).  Beyond them a file is
+#: refused, naming the field, rather than priced for minutes or hours.
+MAX_SIZE = 1 << 16
+MAX_DOT = 1 << 24
+#: the most layers a network may have (each is a hardware stage of the dataflow pipeline)
+MAX_LAYERS = 1024
 
 _LAYER_KEYS = {
     "conv": {"name", "op", "out_channels", "kernel", "stride", "padding", "weight_bits", "act_bits",
@@ -59,7 +68,7 @@ class InputSpec:
 
     def __post_init__(self) -> None:
         for key in ("channels", "height", "width"):
-            _check_int(f"input.{key}", getattr(self, key), 1)
+            _check_int(f"input.{key}", getattr(self, key), 1, MAX_SIZE)
         _check_int("input.bits", self.bits, 1, MAX_BITS)
         if not isinstance(self.thresholding, bool):
             raise InputError("input.thresholding", f"got {self.thresholding!r}", [True, False])
@@ -169,8 +178,8 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         if not self.layers:
             raise InputError("layers", "a network needs at least one layer")
-        names = [l.name for l in self.layers]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(l.name for l in self.layers)
+        dup = sorted(n for n, k in counts.items() if k > 1)
         if dup:
             raise InputError("layers", f"duplicate layer names {dup}; names must be unique")
 
@@ -179,7 +188,8 @@ class NetworkSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> "NetworkSpec":
         """Parse and validate the documented JSON form, inferring every shape."""
         if not isinstance(data, Mapping):
-            raise InputError("network", "must be a JSON object with keys 'input' and 'layers'")
+            raise InputError("network", f"must be a JSON object with keys 'input' and 'layers', "
+                             f"got {_kind(data)}")
         unknown = set(data) - {"name", "input", "layers"}
         if unknown:
             raise InputError("network", f"unknown keys {sorted(unknown)}", ["name", "input", "layers"])
@@ -199,8 +209,14 @@ class NetworkSpec:
                                thresholding=inp.get("thresholding", False))
         layers = data.get("layers")
         if not isinstance(layers, list) or not layers:
-            raise InputError("layers", "missing, empty or not a list of layer objects")
-        return cls.build(str(data.get("name", "network")), input_spec, layers)
+            raise InputError("layers", "missing, empty or not a list of layer objects"
+                             + ("" if layers is None else f" (got {_kind(layers)})"))
+        if len(layers) > MAX_LAYERS:
+            raise InputError("layers", f"{len(layers):,} layers", [f"at most {MAX_LAYERS}"])
+        name = data.get("name", "network")
+        if not isinstance(name, str) or not name:
+            raise InputError("name", f"got {name!r}", ["a non-empty string"])
+        return cls.build(name, input_spec, layers)
 
     @classmethod
     def build(cls, name: str, input_spec: InputSpec,
@@ -212,13 +228,13 @@ class NetworkSpec:
         for i, raw in enumerate(layers):
             where = f"layers[{i}]"
             if not isinstance(raw, Mapping):
-                raise InputError(where, "must be an object")
+                raise InputError(where, f"must be an object, got {_kind(raw)}")
             op = raw.get("op")
             if op not in OPS:
                 raise InputError(f"{where}.op", f"unknown op {op!r}", OPS)
             lname = raw.get("name", f"{op}{i}")
             if not isinstance(lname, str) or not lname:
-                raise InputError(f"{where}.name", "must be a non-empty string")
+                raise InputError(f"{where}.name", f"must be a non-empty string, got {lname!r}")
             where = f"layer '{lname}'"
             unknown = set(raw) - _LAYER_KEYS[op]
             if unknown:
@@ -239,6 +255,12 @@ class NetworkSpec:
                 if oh < 1 or ow < 1:
                     raise InputError(f"{where}.kernel", f"kernel {k} with padding {p} does not fit "
                                      f"the {h}x{w} input")
+                if max(oh, ow) > MAX_SIZE:
+                    raise InputError(f"{where}.padding", f"padding {p} makes a {oh}x{ow} output",
+                                     [f"an output side <= {MAX_SIZE}"])
+                if op == "conv" and k * k * c > MAX_DOT:
+                    raise InputError(f"{where}.kernel", f"a {k}x{k} kernel on {c} channels is a "
+                                     f"dot product of {k * k * c:,}", [f"K*K*C_in <= {MAX_DOT:,}"])
                 wb, ab = _bits(raw, where)
                 layer = LayerSpec(lname, op, c, h, w, cout, oh, ow, bits, k, s, p, wb, ab,
                                   _fold(raw, "pe", where), _fold(raw, "simd", where))
@@ -256,6 +278,10 @@ class NetworkSpec:
             else:  # fc
                 fin = c * h * w
                 fout = _req_int(raw, "out_features", where, 1)
+                if fin > MAX_DOT:
+                    raise InputError(where, f"its flattened input has {c}x{h}x{w} = {fin:,} "
+                                     "features", [f"<= {MAX_DOT:,} (pool or stride the feature "
+                                                  "map first)"])
                 wb, ab = _bits(raw, where)
                 layer = LayerSpec(lname, op, fin, 1, 1, fout, 1, 1, bits, 1, 1, 0, wb, ab,
                                   _fold(raw, "pe", where), _fold(raw, "simd", where))
@@ -305,15 +331,28 @@ class NetworkSpec:
         return self.layers[-1].out_channels
 
 
-def _check_int(name: str, v: Any, lo: int, hi: int | None = None) -> None:
+def _kind(v: Any) -> str:
+    """A JSON value's kind, for messages: ``a list``, ``a string``, ``null``..."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, Mapping):
+        return "an object"
+    return {str: "a string", int: "an integer", float: "a number", list: "a list",
+            tuple: "a list"}.get(type(v), type(v).__name__)
+
+
+def _check_int(name: str, v: Any, lo: int, hi: int | None = MAX_SIZE) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi):
         rng = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
-        raise InputError(name, f"got {v!r}", [rng])
+        shown = f"{v!r}" if not isinstance(v, int) or abs(v) < 10 ** 30 else f"{v:.3e}"
+        raise InputError(name, f"got {shown}", [rng])
 
 
 def _req_int(raw: Mapping[str, Any], key: str, where: str, lo: int) -> int:
     if key not in raw:
-        raise InputError(f"{where}.{key}", "missing", [f"an integer >= {lo}"])
+        raise InputError(f"{where}.{key}", "missing", [f"an integer in [{lo}, {MAX_SIZE}]"])
     _check_int(f"{where}.{key}", raw[key], lo)
     return int(raw[key])
 

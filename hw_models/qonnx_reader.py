@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fpga.errors import InputError
+from fpga.errors import InputError, check_input_file
 from hw_models.network import MAX_BITS, InputSpec, NetworkSpec
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,9 @@ def _weight(g: _Graph, node: Any) -> tuple[Any, int]:
 
 
 def _square(node: Any, attrs: dict[str, Any], key: str, default: int) -> int:
-    v = list(attrs.get(key, [default, default]))
-    if len(v) != 2 or v[0] != v[1]:
+    v = attrs.get(key, [default, default])
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    if len(v) != 2 or v[0] != v[1] or not isinstance(v[0], int):
         raise InputError(_where(node), f"{key} {v} is not square", [f"2-d, equal {key}"])
     return int(v[0])
 
@@ -134,15 +135,17 @@ def _load_graph(path: Path) -> tuple[_Graph, Any]:
     import onnx
     from onnx import numpy_helper
 
-    if not path.is_file():
-        raise InputError("network", f"file not found: {path}")
+    check_input_file(path, "network")
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf DecodeError and friends
         raise InputError("network", f"{path} is not a readable ONNX model ({exc})") from None
     graph = model.graph
-    g = _Graph(nodes=list(graph.node),
-               inits={i.name: numpy_helper.to_array(i) for i in graph.initializer})
+    try:
+        inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    except Exception as exc:  # a malformed tensor (wrong data type or size, missing data)
+        raise InputError("network", f"{path}: an initializer cannot be read ({exc})") from None
+    g = _Graph(nodes=list(graph.node), inits=inits)
     for n in g.nodes:
         for o in n.output:
             g.producer[o] = n
@@ -221,6 +224,9 @@ def read_qonnx(path: str | Path, name: str | None = None) -> NetworkSpec:
                 raise InputError(_where(node), "a conv after a flatten/fc is not supported")
             wt, wb = _weight(g, node)
             visited.add(id(g.producer[node.input[1]]))
+            if wt.ndim != 4 or wt.shape[2] != wt.shape[3]:
+                raise InputError(_where(node), f"weight shape {tuple(wt.shape)}",
+                                 ["(out, in, K, K): square 2-d kernels"])
             group = int(a.get("group", 1))
             depthwise = group > 1 and group == c == int(wt.shape[0]) and int(wt.shape[1]) == 1
             if group != 1 and not depthwise:
@@ -230,12 +236,13 @@ def read_qonnx(path: str | Path, name: str | None = None) -> NetworkSpec:
             if list(a.get("dilations", [1, 1])) != [1, 1]:
                 raise InputError(_where(node), f"dilations {list(a['dilations'])}",
                                  ["dilations [1, 1]"])
-            if wt.ndim != 4 or wt.shape[2] != wt.shape[3]:
-                raise InputError(_where(node), f"weight shape {tuple(wt.shape)}",
-                                 ["(out, in, K, K): square 2-d kernels"])
             k = _square(node, a, "kernel_shape", int(wt.shape[2]))
             s = _square(node, a, "strides", 1)
             p = _pads(node, a)
+            if k != int(wt.shape[2]) or s < 1 or p < 0:
+                raise InputError(_where(node), f"kernel_shape {k} (weights {wt.shape[2]}), "
+                                 f"stride {s}, pads {p}",
+                                 ["kernel_shape = the weights' K, strides >= 1, pads >= 0"])
             if not depthwise and int(wt.shape[1]) != c:
                 raise InputError(_where(node), f"weights expect {wt.shape[1]} input channels "
                                  f"but the input has {c}")
@@ -287,6 +294,8 @@ def read_qonnx(path: str | Path, name: str | None = None) -> NetworkSpec:
                 raise InputError(_where(node), "padded max-pooling", ["pads 0"])
             k = _square(node, a, "kernel_shape", 0)
             s = _square(node, a, "strides", 1)
+            if s < 1:
+                raise InputError(_where(node), f"stride {s}", ["strides >= 1"])
             if k < 1 or k > h or k > w:
                 raise InputError(_where(node), f"pool window {k} on a {h}x{w} input")
             h, w = (h - k) // s + 1, (w - k) // s + 1

@@ -12,6 +12,7 @@ import argparse
 import json
 
 from codesign.io import atomic_write_json
+from fpga.errors import check_out_file
 from hw_models.calibration import DEFAULT_ROWS_PATH, fit_calibration, load_rows
 
 
@@ -35,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_out_file(args.out, "--out")  # before the fit, so nothing is written when it fails
     rows = load_rows(args.data or DEFAULT_ROWS_PATH)
     model = fit_calibration(rows, version=args.model_version)
     if args.out:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from fpga.errors import check_out_file
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="overlay the Pareto fronts of several runs in one plot",
@@ -23,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from codesign.search.compare import (add_latency, default_objective, fronts, load_runs,
                                          plot_fronts)
 
+    check_out_file(args.out, "--out")  # before any work: nothing is written when it cannot be
     runs = load_runs(args.runs)
     if args.latency_table:
         n = add_latency(runs, args.latency_table)

@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 
+from codesign.cli import float_arg, given
 from fpga.errors import InputError
 from hw_models.cost import DEFAULT_FIFO_DEPTH, CostReport, FinnCostModel
 from hw_models.finn_ops import DEFAULT_LUT_VARIANT, LUT_VARIANTS
@@ -32,9 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("network", metavar="NETWORK.json|MODEL.onnx",
                    help="network file (see README, 'Network format') or a QONNX model (.onnx)")
     p.add_argument("--device", default="pynq-z1", help="target board (see `codesign devices`)")
-    p.add_argument("--clock-mhz", type=float, default=None,
+    p.add_argument("--clock-mhz", type=float_arg, default=None,
                    help="fabric clock in MHz (default: the board's)")
-    p.add_argument("--target-fps", type=float, default=None,
+    p.add_argument("--target-fps", type=float_arg, default=None,
                    help="frame rate the folding of layers without pe/simd must meet")
     p.add_argument("--lut-variant", default=DEFAULT_LUT_VARIANT,
                    help=f"MVAU LUT formula: {' | '.join(LUT_VARIANTS)} "
@@ -63,7 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     for flag, value in (("--clock-mhz", args.clock_mhz), ("--target-fps", args.target_fps)):
         if value is not None and not (math.isfinite(value) and value > 0):
-            raise InputError(flag, f"got {value:g}", ["a number > 0"])
+            raise InputError(flag, f"got {given(value)}", ["a number > 0"])
+    if args.fifo_depth < 0:
+        raise InputError("--fifo-depth", f"got {args.fifo_depth}", ["an integer >= 0"])
     model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant,
                           **model_options(args))
     spec = load_network(args.network)

@@ -24,16 +24,19 @@ import math
 from pathlib import Path
 from typing import Any
 
+from codesign.cli import float_arg, given
 from codesign.io import atomic_write_bytes, atomic_write_json
-from fpga.errors import InputError
+from fpga.errors import InputError, check_out_dir, check_out_file
 from hw_models.cost import CostReport, FinnCostModel
 from hw_models.finn_ops import DEFAULT_LUT_VARIANT, LUT_VARIANTS
 from hw_models.folding import (FIT_RESOURCES, LUT_WEIGHTS, check_fits, check_folding,
-                               check_weights, cycle_budget, finn_set_folding,
+                               check_weights, cycle_budget, finn_set_folding, min_cycles,
                                optimal_folding_for_budget, pareto_foldings)
 from hw_models.network import NetworkSpec
 
 OBJECTIVES = ("lut", "weighted")
+#: what ``--sweep --out DIR`` writes; a non-empty DIR holding anything else is refused
+SWEEP_FILES = ("sweep.json", "sweep.png")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("network", metavar="NETWORK.json", help="network file (its pe/simd are "
                    "ignored)")
     p.add_argument("--device", default="pynq-z1", help="target board (see `codesign devices`)")
-    p.add_argument("--target-fps", type=float, default=None, help="frame rate to meet")
-    p.add_argument("--clock-mhz", type=float, default=None,
+    p.add_argument("--target-fps", type=float_arg, default=None, help="frame rate to meet")
+    p.add_argument("--clock-mhz", type=float_arg, default=None,
                    help="fabric clock in MHz (default: the board's)")
     p.add_argument("--objective", default="lut", choices=OBJECTIVES,
                    help="lut: fewest LUTs; weighted: W_LUT*LUT + W_BRAM18*BRAM18 + W_DSP*DSP")
@@ -84,14 +87,11 @@ def parse_weights(objective: str, text: str | None) -> tuple[float, float, float
 
 
 def run(args: argparse.Namespace) -> int:
+    # every check of the command line and the files comes before any work or write
     for flag, value in (("--clock-mhz", args.clock_mhz), ("--target-fps", args.target_fps)):
         if value is not None and not (math.isfinite(value) and value > 0):
-            raise InputError(flag, f"got {value:g}", ["a number > 0"])
+            raise InputError(flag, f"got {given(value)}", ["a number > 0"])
     weights = parse_weights(args.objective, args.weights)
-    model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant)
-    spec = NetworkSpec.load(args.network)
-    spec = spec.with_folding({l.name: (None, None) for l in spec.compute_layers})
-    check_folding(spec)
     if args.sweep:
         if args.target_fps is not None:
             raise InputError("--target-fps", "not with --sweep (the sweep tries every rate)")
@@ -99,10 +99,22 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--out", "required with --sweep", ["a folder"])
         if args.max_points < 2:
             raise InputError("--max-points", f"got {args.max_points}", ["an integer >= 2"])
+        check_out_dir(args.out, "--out", SWEEP_FILES, what="sweep output")
+    else:
+        if args.target_fps is None:
+            raise InputError("--target-fps", "required (or --sweep)", ["a number > 0"])
+        if args.out is not None:
+            check_out_file(args.out, "--out")
+    model = FinnCostModel(args.device, clock_mhz=args.clock_mhz, lut_variant=args.lut_variant)
+    spec = NetworkSpec.load(args.network)
+    spec = spec.with_folding({l.name: (None, None) for l in spec.compute_layers})
+    check_folding(spec)
+    if args.sweep:
         result = sweep(spec, model, weights, args.max_points)
+        png = plot_sweep(result)  # both files ready before either is written
         out = Path(args.out)
         atomic_write_json(out / "sweep.json", result)
-        atomic_write_bytes(out / "sweep.png", plot_sweep(result))
+        atomic_write_bytes(out / "sweep.png", png)
         if args.json:
             print(json.dumps(result, indent=2))
         else:
@@ -110,8 +122,6 @@ def run(args: argparse.Namespace) -> int:
                   f" ({result['fps_max']:,.1f} to {result['fps_min']:,.1f} frames/s): "
                   f"{out / 'sweep.json'}, {out / 'sweep.png'}")
         return 0
-    if args.target_fps is None:
-        raise InputError("--target-fps", "required (or --sweep)", ["a number > 0"])
     result, ours_spec = fold(spec, model, args.target_fps, weights)
     if args.out is not None:
         atomic_write_json(args.out, ours_spec.to_dict())
@@ -141,8 +151,13 @@ def fold(spec: NetworkSpec, model: FinnCostModel, target_fps: float,
     except InputError as exc:
         if exc.field != "target_fps":
             raise
-        raise InputError("--target-fps", str(exc).split(": ", 1)[1].rsplit(" (accepted", 1)[0],
-                         exc.accepted) from None
+        # the user's value as given (``1e12``), not the rate the cycle budget rounds it to
+        fastest = min_cycles(spec, model)
+        best = model.clock_mhz * 1e6 / fastest
+        raise InputError("--target-fps", f"{given(target_fps)} frames/s is out of reach for "
+                         f"'{spec.name}' at {model.clock_mhz:g} MHz: its fastest legal folding "
+                         f"needs {fastest:,} cycles per frame ({_rate(best)} frames/s)",
+                         [f"a number in (0, {_rate(best)}]"]) from None
     check_fits(spec, model, ours, budget)
     theirs = finn_set_folding(spec, model, target_fps)
     r_ours, r_theirs = model.estimate(ours), model.estimate(theirs)
@@ -258,6 +273,10 @@ def format_result(result: dict[str, Any], model: FinnCostModel) -> str:
     lines.append(f"LUTs saved vs SetFolding: {result['lut_saved']:,} "
                  f"({result['lut_saved_pct']:.1f} %)")
     return "\n".join(lines)
+
+
+def _rate(fps: float) -> str:
+    return f"{fps:,.1f}" if fps >= 1 else f"{fps:.3g}"
 
 
 def _s(v: Any) -> str:

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from fpga.errors import InputError
+from codesign.cli import float_arg, given
+from fpga.errors import InputError, check_out_file
+
+#: the largest channel count / image side ``--input-shape`` accepts (a latency table of a larger
+#: input would take hours to measure; hw_models.network allows no side beyond 2**16 either)
+MAX_SHAPE = 4096
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--threads", type=int, default=1,
                    help="intra-op threads (onnxruntime) / torch threads on the CPU (default 1)")
     b.add_argument("--rounds", type=int, default=None, help="round-robin passes (default 5)")
-    b.add_argument("--round-s", type=float, default=None,
+    b.add_argument("--round-s", type=float_arg, default=None,
                    help="seconds of timed runs per op and pass (default 0.05)")
     b.add_argument("--calibration", type=int, default=None,
                    help="networks measured end to end to fit the overhead (default 16)")
@@ -92,8 +98,9 @@ def parse_shape(text: str) -> tuple[int, int, int]:
         shape = tuple(int(p) for p in parts)
     except ValueError:
         shape = ()
-    if len(shape) != 3 or min(shape) < 1:
-        raise InputError("input-shape", f"got {text!r}", ["CxHxW, e.g. 1x28x28 or 3x32x32"])
+    if len(shape) != 3 or len(parts) != 3 or min(shape) < 1 or max(shape) > MAX_SHAPE:
+        raise InputError("input-shape", f"got {text!r}", [f"CxHxW, each in 1..{MAX_SHAPE}, e.g. "
+                                                          "1x28x28 or 3x32x32"])
     return shape  # type: ignore[return-value]
 
 
@@ -105,20 +112,39 @@ def make_space(name: str | None, input_shape: str | None, num_classes: int | Non
     recorded = recorded or {}
     if name is None:
         name = recorded.get("name", "cnv")
-    kwargs = dict(recorded.get("config") or {}) if name == recorded.get("name") else {}
-    if input_shape is not None:
-        kwargs["input_shape"] = parse_shape(input_shape)
-    elif "input_shape" in kwargs:
-        kwargs["input_shape"] = tuple(kwargs["input_shape"])
+    if not isinstance(name, str):
+        raise InputError("space", f"the table records space {name!r}", ["a space name"])
+    config = recorded.get("config") or {}
+    if not isinstance(config, dict):
+        raise InputError("space", f"the table records space config {config!r}", ["an object"])
+    kwargs = dict(config) if name == recorded.get("name") else {}
     if num_classes is not None:
         if num_classes < 1:
             raise InputError("num-classes", f"got {num_classes}", ["an integer >= 1"])
         kwargs["num_classes"] = num_classes
-    for k in ("s0_widths", "s1_widths", "fc_widths", "weight_bits", "act_bits",
-              "edge_weight_bits"):
-        if k in kwargs:
-            kwargs[k] = tuple(kwargs[k])
-    return get_space(name, **kwargs)
+    if input_shape is not None:
+        kwargs["input_shape"] = parse_shape(input_shape)
+    try:
+        if input_shape is None and "input_shape" in kwargs:
+            shape = kwargs["input_shape"]
+            kwargs["input_shape"] = parse_shape("x".join(str(v) for v in shape)
+                                                if isinstance(shape, (list, tuple)) else str(shape))
+        for k in ("s0_widths", "s1_widths", "fc_widths", "weight_bits", "act_bits",
+                  "edge_weight_bits"):
+            if k in kwargs:
+                if not isinstance(kwargs[k], (list, tuple)) or not all(
+                        isinstance(v, int) and not isinstance(v, bool) for v in kwargs[k]):
+                    raise InputError("space", f"the table records {k} = {kwargs[k]!r}",
+                                     ["a list of integers"])
+                kwargs[k] = tuple(kwargs[k])
+        return get_space(name, **kwargs)
+    except InputError as exc:
+        if exc.field != "input-shape":  # only the recorded shape is parsed in here
+            raise
+        raise InputError("space", f"the table records a malformed input_shape ({exc})") from None
+    except (TypeError, ValueError) as exc:  # config keys/values the space does not take
+        raise InputError("space", f"the table records a space config that space {name!r} does "
+                         f"not take ({exc})") from None
 
 
 def _space_flags(args: argparse.Namespace) -> str:
@@ -137,6 +163,13 @@ def run_build(args: argparse.Namespace) -> int:
     from codesign.latency import Protocol, build_table, check_runtime, check_same_machine
     from hw_models.latency_table import LatencyTable
 
+    # every flag and file is checked before anything is measured
+    check_out_file(args.out, "out")
+    for name, v in (("threads", args.threads), ("batch", args.batch)):
+        if v < 1:
+            raise InputError(name, f"got {v}", ["an integer >= 1"])
+    if args.round_s is not None and not (math.isfinite(args.round_s) and args.round_s > 0):
+        raise InputError("round-s", f"got {given(args.round_s)}", ["a finite number > 0"])
     existing = None
     if args.update:
         if not Path(args.out).is_file():
@@ -186,14 +219,18 @@ def run_validate(args: argparse.Namespace) -> int:
     from codesign.latency import check_covers, check_same_machine, plot_validation, validate_table
     from hw_models.latency_table import LatencyTable
 
+    # every flag and file is checked before anything is measured
+    if isinstance(args.samples, bool) or args.samples < 1:
+        raise InputError("samples", f"got {args.samples}", ["an integer >= 1"])
+    if args.seed < 0:
+        raise InputError("seed", f"got {args.seed}", ["an integer >= 0"])
+    plot = args.plot or str(Path(args.table).with_suffix("")) + ".validate.png"
+    check_out_file(plot, "plot")
     table = LatencyTable.load(args.table, field="TABLE")
     table.check_use(args.device, args.runtime, path=args.table)
     check_same_machine(table, args.allow_other_machine, "TABLE")
     space = make_space(args.space, args.input_shape, args.num_classes, table.space)
     check_covers(table, space, args.table, _space_flags(args))
-    if isinstance(args.samples, bool) or args.samples < 1:
-        raise InputError("samples", f"got {args.samples}", ["an integer >= 1"])
-    plot = args.plot or str(Path(args.table).with_suffix("")) + ".validate.png"
     res = validate_table(table, space, args.samples, seed=args.seed,
                          progress=not args.no_progress)
     plot_validation(plot, res)

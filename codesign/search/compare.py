@@ -4,16 +4,23 @@ Each run directory holds a ``pareto.json``; the front of a run is recomputed for
 the chosen objective (``latency_ms``, ``lut``: lower is better; ``fps``: higher is better), so
 runs searched under different objectives (an FPGA run and a CPU-latency run) can be compared
 on any objective all of them priced.
+
+``pareto.json`` is read by :func:`read_pareto`, which checks every field compare uses (and only
+those: a run's file need not carry what ``codesign export`` needs from it).
 """
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from fpga.errors import InputError
+from fpga.errors import InputError, read_json_file
 
 from codesign.io import atomic_write_figure
 from codesign.search.pareto import non_dominated
+
+PARETO_FILE = "pareto.json"
 
 #: objective -> (sense, axis label)
 COMPARE_OBJECTIVES: dict[str, tuple[str, str]] = {
@@ -25,17 +32,65 @@ COMPARE_OBJECTIVES: dict[str, tuple[str, str]] = {
 
 def load_runs(run_dirs: Sequence[str | Path]) -> list[tuple[str, dict[str, Any]]]:
     """``(label, pareto.json content)`` per run; a missing or invalid run is an InputError."""
-    from codesign.search.loop import load_pareto
-
     if len(run_dirs) < 1:
         raise InputError("RUN_DIR", "give at least one run directory")
-    out = []
-    for r in run_dirs:
-        d = load_pareto(r)
-        if not isinstance(d.get("designs"), list):
-            raise InputError("RUN_DIR", f"{r}/pareto.json has no list of designs")
-        out.append((Path(r).name or str(r), d))
-    return out
+    return [(Path(r).name or str(r), read_pareto(r)) for r in run_dirs]
+
+
+#: the numeric design fields compare may read (objectives, and what goes with them); each is a
+#: finite number >= 0, or null where the run did not price it
+_NUMERIC_FIELDS = ("lut", "bram18", "dsp", "fps", "latency_ms", "latency_uncertainty_ms")
+
+
+def read_pareto(run_dir: str | Path) -> dict[str, Any]:
+    """``RUN_DIR/pareto.json`` with every field compare reads checked: an object of schema 1
+    whose ``designs`` is a list of objects, each with ``accuracy`` (a fraction or null),
+    ``feasible`` (a boolean), numeric objectives (finite, >= 0, or null) and ``network`` (an
+    object, if present).  Anything else is an InputError naming the field."""
+    folder = Path(run_dir)
+    path = folder / PARETO_FILE
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise InputError("RUN_DIR", f"{run_dir} is not a directory (a finished `codesign search` "
+                         "run directory holding pareto.json)")
+    if not os.path.lexists(path):
+        raise InputError("RUN_DIR", f"{path} not found (is {run_dir} a finished codesign search?)")
+    d = read_json_file(path, "RUN_DIR")
+    if not isinstance(d, Mapping):
+        raise InputError("RUN_DIR", f"{path} is not a JSON object (not a codesign pareto.json)")
+    if d.get("schema") != 1:
+        raise InputError("pareto.schema", f"{path}: got {d.get('schema')!r}", [1])
+    designs = d.get("designs")
+    if not isinstance(designs, list):
+        raise InputError("pareto.designs", f"{path}: "
+                         + ("missing" if designs is None else f"a {type(designs).__name__}, not "
+                                                               "a list"), ["a list of designs"])
+    for i, x in enumerate(designs):
+        where = f"pareto.designs[{i}]"
+        if not isinstance(x, Mapping):
+            raise InputError(where, f"{path}: a design must be an object, got "
+                             f"{type(x).__name__}")
+        for key in ("accuracy", "feasible"):
+            if key not in x:
+                raise InputError(f"{where}.{key}", f"{path}: missing")
+        acc = x["accuracy"]
+        if acc is not None and not (_number(acc) and 0 <= acc <= 1):
+            raise InputError(f"{where}.accuracy", f"{path}: got {acc!r}",
+                             ["a fraction in [0, 1]", "null (not evaluated)"])
+        if not isinstance(x["feasible"], bool):
+            raise InputError(f"{where}.feasible", f"{path}: got {x['feasible']!r}", [True, False])
+        for key in _NUMERIC_FIELDS:
+            v = x.get(key)
+            if v is not None and not (_number(v) and v >= 0):
+                raise InputError(f"{where}.{key}", f"{path}: got {v!r}",
+                                 ["a finite number >= 0", "null (not priced)"])
+        if x.get("network") is not None and not isinstance(x["network"], Mapping):
+            raise InputError(f"{where}.network", f"{path}: got {type(x['network']).__name__}",
+                             ["a network object (README, 'Network format')"])
+    return dict(d)
+
+
+def _number(v: Any) -> bool:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -> int:
@@ -50,10 +105,14 @@ def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -
     model = LatencyTableModel(table)
     n = 0
     for label, d in runs:
-        for x in d["designs"]:
+        for i, x in enumerate(d["designs"]):
             if x.get("latency_ms") is not None or not x.get("network"):
                 continue
-            rep = model.estimate(NetworkSpec.from_dict(x["network"]))
+            try:
+                spec = NetworkSpec.from_dict(x["network"])
+            except InputError as exc:
+                raise InputError(f"pareto.designs[{i}].network", f"run {label}: {exc}") from None
+            rep = model.estimate(spec)
             if rep.unsupported:
                 u = rep.unsupported[0]
                 raise InputError("latency-table", f"run {label}, design {x.get('id')}: {u['reason']}"
