@@ -12,6 +12,10 @@ test-set accuracy (the first and only time the test set is used); write
 * ``model.qcdq.onnx``: QCDQ ONNX, dynamic batch, for onnxruntime (only when every layer has
   2 bits or more: QCDQ cannot express 1-bit values);
 * ``folding_config.json``: FINN's folding format, keyed by the node names FINN gives;
+* ``specialize_layers.json``: the implementation style (HLS/RTL) of every node, pinned to the
+  one the cost model priced, so that FINN builds exactly the nodes the folding config names;
+* ``finn_build.json``: FINN's build configuration (part, clock, the two files above, the
+  estimate steps), loadable with ``DataflowBuildConfig.construct_from``;
 * ``network.json``: the design in the network format (``codesign estimate`` reads it);
 * ``model.pt``: the fine-tuned Brevitas state dict;
 * ``report.json``: test accuracy, cost report, preprocessing, and the top-1 agreement of each
@@ -97,7 +101,7 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     from codesign.data import load_dataset
     from codesign.supernet import build_supernet
     from codesign.supernet.train import accuracy, finetune, pick_device, tensor_splits, to_float
-    from fpga.export.folding_config import finn_folding_config
+    from fpga.export.folding_config import write_finn_build_files
     from fpga.export.onnx_export import (export_qcdq, export_qonnx, qcdq_unsupported_reason,
                                          run_qcdq, run_qonnx, top1_agreement)
 
@@ -214,8 +218,11 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
             files["qcdq"] = "model.qcdq.onnx"
             qcdq_agreement = top1_agreement(torch_logits, run_qcdq(tmp / "model.qcdq.onnx", x_test))
 
-        atomic_write_json(tmp / "folding_config.json", finn_folding_config(spec.layers))
-        files["folding_config"] = "folding_config.json"
+        # FINN's folding config, the implementation styles it must keep (the ones priced) and
+        # the build configuration that reads both: every name is one FINN builds
+        for role, path in write_finn_build_files(spec.layers, tmp, device=request.device,
+                                                 clock_mhz=request.clock).items():
+            files[role] = path.name
         atomic_write_json(tmp / "network.json", spec.to_dict())
         files["network"] = "network.json"
         torch.save(model.state_dict(), tmp / "model.pt")

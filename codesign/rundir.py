@@ -103,7 +103,9 @@ def check_sqlite_file(path: str | Path, recover: str, field: str = "study.db") -
             head = f.read(16)
         if path.stat().st_size and head != b"SQLite format 3\x00":
             raise sqlite3.DatabaseError("file is not a database")
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # read-write: after a kill -9 the database may carry a hot journal, which SQLite rolls
+        # back on the first open (its crash recovery); a read-only connection cannot
+        con = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=60)
         try:
             rows = con.execute("PRAGMA quick_check").fetchall()
             con.execute("SELECT name FROM sqlite_master").fetchall()

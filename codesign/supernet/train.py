@@ -137,6 +137,36 @@ def init_activation_ranges(supernet: Any, x: torch.Tensor) -> None:
         supernet(x)
 
 
+def quantizer_state(model: torch.nn.Module) -> dict[str, dict[str, Any]]:
+    """The part of Brevitas's learned activation ranges that ``state_dict`` leaves out.
+
+    An activation quantizer first collects statistics for ``collect_stats_steps`` training
+    forwards, then learns its range.  Its step counter and statistics buffer are not in the
+    state dict, and loading a state dict ends the collection early; with one quantizer per bit
+    width, most are still collecting when a checkpoint is written.  So the checkpoint keeps
+    counter, buffer and raw value of every such quantizer, and :func:`load_supernet_state`
+    puts them back: a resumed training then computes exactly what an uninterrupted one does.
+    """
+    from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
+
+    return {name: {"counter": int(m.counter), "buffer": m.buffer.detach().clone().cpu(),
+                   "value": m.value.detach().clone().cpu()}
+            for name, m in model.named_modules()
+            if isinstance(m, ParameterFromRuntimeStatsScaling)}
+
+
+@torch.no_grad()
+def _restore_quantizer_state(model: torch.nn.Module, saved: dict[str, dict[str, Any]]) -> None:
+    modules = dict(model.named_modules())
+    for name, st in saved.items():
+        m = modules.get(name)
+        if m is None or tuple(st["buffer"].shape) != tuple(m.buffer.shape):
+            raise KeyError(f"activation quantizer {name}")
+        m.counter = int(st["counter"])
+        m.buffer.copy_(st["buffer"])
+        m.value.copy_(st["value"])
+
+
 def load_supernet_state(supernet: Any, state: dict[str, Any], path: Path) -> None:
     """Load a checkpoint's weights into ``supernet``; a foreign or damaged one is bad input."""
     from fpga.errors import InputError
@@ -146,7 +176,9 @@ def load_supernet_state(supernet: Any, state: dict[str, Any], path: Path) -> Non
         raise InputError("supernet.pt", f"{path} has no model weights; {RETRAIN_HINT}")
     try:
         supernet.load_state_dict(model)
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(state.get("quant_stats"), dict):
+            _restore_quantizer_state(supernet, state["quant_stats"])
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise InputError("supernet.pt", f"{path} does not fit this search's supernet ({first}); "
                          f"{RETRAIN_HINT}") from None
@@ -200,22 +232,25 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
     over every session that worked on the epoch).
     """
     space = supernet.space
-    supernet.to(device)
-    opt = torch.optim.Adam(_param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = max(1, len(train_x) // cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1),
-                                                pct_start=0.15)
     gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, start_step, history = 0, 0, []
     resume: dict[str, Any] = {}
     state = _resume_state(checkpoint, cfg) if checkpoint is not None and checkpoint.exists() \
         else None
     if state is not None:
+        # the weights first: Brevitas may replace parameter objects while loading, and the
+        # optimizer must hold the ones the model uses
         load_supernet_state(supernet, state, checkpoint)
         start_epoch, history = int(state["epoch"]), list(state["history"])
         if start_epoch >= cfg.epochs:
             return history
+    supernet.to(device)
+    opt = torch.optim.Adam(_param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1),
+                                                pct_start=0.15)
+    if state is not None:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         gen.set_state(state["rng"]["torch_generator"])
@@ -236,6 +271,7 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
         if checkpoint is None:
             return
         _atomic_save({"schema": CHECKPOINT_SCHEMA, "model": supernet.state_dict(),
+                      "quant_stats": quantizer_state(supernet),
                       "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                       "epoch": epoch_done, "step": step, "perm": perm,
                       "rng": {"torch_generator": gen.get_state(),

@@ -4,6 +4,7 @@ The end-to-end test trains on a synthetic toy set in the MNIST file format (unit
 real-data figures are measured by the README's default run and recorded in bench/RESULTS.md.
 """
 import json
+import os
 
 import pytest
 
@@ -96,10 +97,21 @@ def test_search_end_to_end_and_resume(toy_idx_dir, tmp_path, capsys):
     assert len(d2["designs"]) >= len(d["designs"])
     # export the best design: every file, agreement with PyTorch, nothing left on failure
     exp = tmp_path / "export"
+    # an earlier export to the same folder was killed mid-way: its temporary folder is removed
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".export.tmp-{dead}-x1y2"
+    stale.mkdir()
+    (stale / "model.qonnx.onnx").write_bytes(b"half")
+    live = tmp_path / f".export.tmp-{os.getppid()}-keep"  # a running export's: kept
+    live.mkdir()
     assert main(["export", str(out), "--design", "best", "--out", str(exp), "--no-progress",
                  "--finetune-epochs", "0.5"]) == 0
+    assert not stale.exists() and live.is_dir()
     for f in ("model.qonnx.onnx", "model.qcdq.onnx", "folding_config.json", "report.json",
-              "network.json", "model.pt"):
+              "network.json", "model.pt", "specialize_layers.json", "finn_build.json"):
         assert (exp / f).is_file(), f
     r = json.loads((exp / "report.json").read_text())
     assert r["qcdq_agreement"] >= 0.99 and r["qonnx_agreement"] >= 0.99

@@ -106,12 +106,31 @@ def test_extract_published_rows_skips_with_reasons() -> None:
     assert all(r["device"] == "pynq-z1" for r in packaged["rows"])
 
 
+def _close(a, b, rel: float = 1e-9, abs_: float = 1e-12) -> bool:
+    """Nested dicts/lists equal, floats within a relative tolerance."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], rel, abs_) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y, rel, abs_) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a == pytest.approx(b, rel=rel, abs=abs_)
+    return a == b
+
+
+def test_close_tolerates_last_digit_only() -> None:
+    assert _close({"a": [2.375463177790501]}, {"a": [2.3754631777905013]})
+    assert not _close({"a": [2.3754]}, {"a": [2.3755]})
+    assert not _close({"a": 1.0}, {"b": 1.0})
+
+
 def test_packaged_model_is_reproducible_and_bands() -> None:
     model = cal.load_calibration()
     assert model["schema"] == 1 and model["version"] == "v2"
     refit = cal.fit_calibration(cal.load_rows(cal.DEFAULT_ROWS_PATH))
-    assert refit["coefficients"] == model["coefficients"]
-    assert refit["fitted_on"] == model["fitted_on"]
+    # fitted floats differ in the last digits between CPUs (BLAS, instruction sets): compare
+    # with a tolerance, everything else exactly
+    assert _close(refit["coefficients"], model["coefficients"])
+    assert _close(refit["fitted_on"], model["fitted_on"])
     for key in ("lut", "bram18"):
         assert model["loo"][key]["band_coverage_loo"] >= 0.8
         assert model["loo"][key]["rel_band"] >= 0.2

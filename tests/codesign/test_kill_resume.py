@@ -1,0 +1,198 @@
+"""Searches that survive ``kill -9``, refuse a second process on one run directory, and share
+one ``--trials`` count between workers on one ``--storage``.
+
+Real processes (``python -m codesign search``), killed with SIGKILL at random points, on a
+tiny synthetic set in the MNIST file format (unit-test data: a few hundred images, one or two
+epochs).  Each test takes 20-60 s on 2 cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cmd(out: Path, data: Path, trials: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "codesign", "search", "--dataset", "mnist", "--data-dir",
+            str(data), "--device", "pynq-z1", "--max-lut", "30000", "--min-fps", "10000",
+            "--val-size", "200", "--population", "6", "--trials", str(trials), "--seed", "0",
+            "--no-progress", "--out", str(out), *extra]
+
+
+def _start(cmd: list[str]) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="2")
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
+
+
+def _count(db: Path, state: str) -> int:
+    """Trials of ``state`` in the SQLite study (0 until its tables exist)."""
+    for _ in range(100):
+        if not db.is_file():
+            return 0
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+            try:
+                return con.execute("SELECT COUNT(*) FROM trials WHERE state = ?",
+                                   (state,)).fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            time.sleep(0.01)  # busy: ask again
+    return 0
+
+
+def _study(url: str) -> optuna.Study:
+    return optuna.load_study(study_name="codesign", storage=url)
+
+
+def _kill(p: subprocess.Popen) -> None:
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, idx_set) -> Path:
+    return idx_set(tmp_path_factory.mktemp("data") / "toy", n_train=1200, n_test=200)
+
+
+def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):
+    trials = 40
+    out = tmp_path / "run"
+    cmd = _cmd(out, data, trials, "--epochs", "1", "--batch-size", "64")
+    rng = random.Random(9)
+    db = out / "study.db"
+    kills = 0
+    for _ in range(4):
+        before = _count(db, "COMPLETE")
+        target = before + rng.randint(1, 5)
+        p = _start(cmd)
+        while p.poll() is None and _count(db, "COMPLETE") < target:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.08))  # anywhere inside a trial
+        if p.poll() is not None:
+            rc, _, err = _finish(p)
+            assert rc == 0, err
+            break
+        _kill(p)
+        kills += 1
+    assert kills >= 3, "the search finished before it could be killed three times"
+    assert _count(db, "COMPLETE") < trials
+    rc, stdout, err = _finish(_start(cmd))
+    assert rc == 0, err
+    study = _study(f"sqlite:///{db}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == trials
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert optuna.trial.TrialState.WAITING not in states
+    d = json.loads((out / "pareto.json").read_text())
+    assert d["trials"]["completed"] == trials
+    # every session that reached the search recorded its seconds (one killed during its
+    # start-up has nothing to record)
+    assert 2 <= d["timing"]["sessions"] <= kills + 1
+    assert d["timing"]["total_s"] >= d["timing"]["search_s"] > 0
+    # every hand-design seed of the first generation was scored, kills or not
+    from codesign.spaces.base import get_space
+    seeds = get_space("cnv").seeds()[:3]
+    scored = [t.user_attrs["candidate"] for t in study.trials
+              if t.state == optuna.trial.TrialState.COMPLETE]
+    assert all(dict(s) in scored for s in seeds)
+
+
+def test_kill_during_training_resumes_to_the_uninterrupted_front(data, tmp_path):
+    trials = 10
+    extra = ("--epochs", "2", "--batch-size", "32", "--checkpoint-every-s", "0.2")
+    ref = tmp_path / "ref"
+    rc, _, err = _finish(_start(_cmd(ref, data, trials, *extra)))
+    assert rc == 0, err
+
+    out = tmp_path / "killed"
+    cmd = _cmd(out, data, trials, *extra)
+    ckpt, db = out / "supernet.pt", out / "study.db"
+    rng = random.Random(3)
+    kills = 0
+    for _ in range(2):
+        seen = ckpt.stat().st_mtime_ns if ckpt.exists() else None
+        p = _start(cmd)
+        while p.poll() is None and (not ckpt.exists() or ckpt.stat().st_mtime_ns == seen):
+            time.sleep(0.01)  # wait for a new checkpoint: training runs
+        time.sleep(rng.uniform(0.0, 0.4))
+        if p.poll() is not None:
+            break
+        _kill(p)
+        kills += 1
+        assert _count(db, "COMPLETE") == 0, "killed after training: make training longer"
+    assert kills == 2
+    rc, _, err = _finish(_start(cmd))
+    assert rc == 0, err
+
+    a = json.loads((ref / "pareto.json").read_text())
+    b = json.loads((out / "pareto.json").read_text())
+    assert [h["loss_largest"] for h in a["train_history"]] == \
+        [h["loss_largest"] for h in b["train_history"]]
+    keys = ("id", "accuracy", "lut", "bram18", "fps", "feasible", "on_front", "network")
+    assert [{k: x[k] for k in keys} for x in a["designs"]] == \
+        [{k: x[k] for k in keys} for x in b["designs"]]
+    assert (a["best"], a["knee"]) == (b["best"], b["knee"])
+    assert b["timing"]["train_s"] > 0
+
+
+def test_second_process_on_one_run_directory_is_refused(data, tmp_path):
+    out = tmp_path / "run"
+    cmd = _cmd(out, data, 8, "--epochs", "2", "--batch-size", "32")
+    first = _start(cmd)
+    while first.poll() is None and not (out / "study.db").exists():
+        time.sleep(0.02)
+    rc, _, err = _finish(_start(cmd))
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and len(lines) == 1 and "in use by another codesign process" in lines[0]
+    rc, _, err = _finish(first)
+    assert rc == 0, err
+    assert json.loads((out / "pareto.json").read_text())["trials"]["completed"] == 8
+    # once the first has exited (or died), the lock is gone: a resume is accepted
+    rc, _, err = _finish(_start(cmd))
+    assert rc == 0, err
+
+
+def test_workers_on_one_storage_share_the_trial_count(data, tmp_path):
+    trials = 12
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    cmds = [_cmd(tmp_path / f"w{i}", data, trials, "--epochs", "1", "--batch-size", "64",
+                 "--storage", url) for i in range(2)]
+    procs = [_start(c) for c in cmds]
+    for p in procs:
+        rc, _, err = _finish(p)
+        assert rc == 0, err
+    study = _study(url)
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == trials
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    evaluated: dict[str, int] = {}
+    for t in done:
+        if t.user_attrs.get("evaluated"):
+            evaluated[t.user_attrs["acc_key"]] = evaluated.get(t.user_attrs["acc_key"], 0) + 1
+    assert evaluated and max(evaluated.values()) == 1  # no candidate scored twice
+    fronts = [json.loads((tmp_path / f"w{i}" / "pareto.json").read_text()) for i in range(2)]
+    assert fronts[0]["designs"] == fronts[1]["designs"]  # each worker's file is the study's
+    assert fronts[0]["trials"] == fronts[1]["trials"] == {"completed": trials,
+                                                        "evaluated": len(evaluated)}
