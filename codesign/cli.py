@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    # torch logs "No CUDA runtime is found" when brevitas imports it on a machine without a GPU:
+    # not the user's concern, and it would make a bad-input message two lines
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     name = command_name(args)
     try:
         return int(args.func(args) or 0)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -118,10 +118,16 @@ class SearchRequest:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SearchRequest":
+        if not isinstance(d, Mapping):
+            raise InputError("request", f"must be an object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known - {"schema"}
         if unknown:
             raise InputError("request", f"unknown keys {sorted(unknown)}", sorted(known))
+        required = [f.name for f in fields(cls) if f.default is MISSING]
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise InputError("request", f"lacks {missing}", required)
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod

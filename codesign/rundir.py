@@ -20,6 +20,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -78,7 +79,9 @@ def load_checkpoint(path: str | Path, recover: str, field: str = "supernet.pt") 
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of garbage
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # EOFError, UnpicklingError, RuntimeError (zip reader), ...
         reason = " ".join(str(exc).split()).split(". ")[0][:100]
         reason = f"{type(exc).__name__}: {reason}" if reason and reason != type(exc).__name__ \

@@ -45,7 +45,7 @@ def toy_idx_dir(tmp_path: Path) -> Path:
     return write_idx_set(tmp_path / "toy")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def idx_writer():
     """:func:`write_idx_set` itself, for tests that place a toy data set where they need it."""
     return write_idx_set
@@ -141,9 +141,3 @@ class CliRunner:
 def cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
     """``cli(argv) -> CliResult(code, out, err)``; ``cli.snapshot(folder)``, ``cli.diff(a, b)``."""
     return CliRunner(capsys)
-
-
-@pytest.fixture(scope="session")
-def idx_set():
-    """:func:`write_idx_set` itself, for tests that need another size or a shared folder."""
-    return write_idx_set

@@ -165,6 +165,23 @@ class Workspace:
         assert self._idx_writer is not None
         return str(self._idx_writer(self.root / name, n_train=300, n_test=100))
 
+    def real_run(self, edit: Callable[[Path], Any] | None = None, name: str = "run") -> str:
+        """A copy of a real finished tiny search (trained supernet, study, pareto.json; built
+        once per session by :func:`_real_run`), with ``edit(folder)`` applied to the copy."""
+        import shutil
+
+        src = _real_run(self._idx_writer)
+        dst = self.root / name
+        shutil.copytree(src["run"], dst)
+        if edit is not None:
+            edit(dst)
+        return str(dst)
+
+    def real_search(self, *extra: str, run: str | None = None) -> list[str]:
+        """The exact command line of the real run, resuming into ``run`` (default: ``run``)."""
+        src = _real_run(self._idx_writer)
+        return ["search", *src["args"], "--out", run or self.path("run"), *extra]
+
     def onnx(self, name: str = "model.onnx", **kw: Any) -> str:
         """A small QONNX model (Quant -> Conv -> Quant -> Flatten -> MatMul); ``kw``:
         ``in_shape``, ``stride``, ``bits``, ``conv_weight_shape``, ``plain`` (a valid ONNX model
@@ -804,6 +821,94 @@ COMPARE_CASES = [
         "latency-table"),
 ]
 
+# ------------------------------------------------------------------ a real finished run
+_REAL: dict[str, Any] = {}
+
+
+def _real_run(idx_writer: Callable[..., Path]) -> dict[str, Any]:
+    """Train and search a tiny run once per session (a subprocess, ~10 s), in a private folder
+    outside every workspace: ``{"run": folder, "args": search flags without --out}``."""
+    if not _REAL:
+        import atexit
+        import shutil
+        import subprocess
+        import sys
+        import tempfile
+
+        base = Path(tempfile.mkdtemp(prefix="codesign-real-run-"))
+        atexit.register(shutil.rmtree, base, True)
+        data = idx_writer(base / "toy", n_train=300, n_test=100)
+        args = ["--dataset", "mnist", "--data-dir", str(data), "--epochs", "1", "--trials", "4",
+                "--population", "4", "--batch-size", "32", "--val-size", "50",
+                "--screen-pool", "0", "--max-lut", "30000", "--min-fps", "10000",
+                "--no-progress"]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        done = subprocess.run([sys.executable, "-m", "codesign", "search", *args, "--out",
+                               str(base / "run")], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        _REAL.update(run=base / "run", args=args)
+    return _REAL
+
+
+def _replace(file: str, content: bytes | Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        p = run / file
+        old = p.read_bytes() if p.is_file() else b""
+        p.write_bytes(content(old) if callable(content) else content)
+    return edit
+
+
+def _pareto_edit(change: Callable[[dict], Any]) -> Callable[[Path], None]:
+    def edit(run: Path) -> None:
+        d = json.loads((run / "pareto.json").read_text())
+        change(d)
+        (run / "pareto.json").write_text(json.dumps(d))
+    return edit
+
+
+def _malicious_pickle(marker: str) -> bytes:
+    """A pickle that would create ``marker`` if anything unpickled it with code allowed."""
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    return pickle.dumps({"model": Boom()})
+
+
+def _foreign_checkpoint(run: Path) -> None:
+    import torch
+
+    torch.save({"model": {"blocks.x.weight": torch.zeros(3)}, "optimizer": {}, "scheduler": {},
+                "epoch": 1, "history": [], "schema": 2,
+                "train_config": torch.load(run / "supernet.pt", weights_only=True)["train_config"]},
+               run / "supernet.pt")
+
+
+def _list_checkpoint(run: Path) -> None:
+    import torch
+
+    torch.save([1, 2, 3], run / "supernet.pt")
+
+
+class _HeldLock:
+    """Holds the run lock of ``run`` in this process while the case runs (a second search)."""
+
+    def __init__(self) -> None:
+        self.lock = None
+
+    def __call__(self, run: Path) -> None:
+        from codesign.rundir import RunLock
+
+        self.lock = RunLock(run).acquire()  # released when the case's objects are collected
+
+
+_TRUNCATE = (lambda b: b[: len(b) // 3])
+_RUN_GUARD = ("codesign.supernet.train:train_supernet",)
+
+
 # ------------------------------------------------------------------ search and export
 _NO_TRAINING = ("codesign.supernet:build_supernet",)
 
@@ -859,12 +964,7 @@ SEARCH_CASES = [
         "search", *_toy(ws), "--val-size", "100000", "--out", ws.path("run")], "val-size",
         guard=_NO_TRAINING),
     Case("search-out-existing-file", lambda ws: [
-        "search", *_toy(ws), "--out", ws.write("run", "a file\n")], "out", guard=_NO_TRAINING,
-        marks=(pytest.mark.xfail(strict=True, reason="codesign/search/loop.py run_search "
-                                 "takes RunLock(RUN_DIR) (codesign/rundir.py, os.open with "
-                                 "O_DIRECTORY) before inspect_run_dir refuses a file: a "
-                                 "NotADirectoryError that only the CLI's OSError fallback "
-                                 "reports, without naming the field"),)),
+        "search", *_toy(ws), "--out", ws.write("run", "a file\n")], "out", guard=_NO_TRAINING),
     Case("search-out-foreign-directory", lambda ws: [
         "search", *_toy(ws), "--out", ws.mkdir("run", {"thesis.tex": "precious\n"})], "out",
         guard=_NO_TRAINING),
@@ -895,10 +995,7 @@ EXPORT_CASES = [
         "export", ws.pareto(lambda p: p.update(designs={})), "--out", ws.path("exp")],
         "designs"),
     Case("export-pareto-request-empty", lambda ws: ["export", ws.run(), "--out",
-                                                     ws.path("exp")], "request",
-         marks=(pytest.mark.xfail(strict=True, reason="codesign/export.py: a pareto.json whose "
-                                  "request lacks fields is a TypeError traceback "
-                                  "(SearchRequest.from_dict)"),)),
+                                                     ws.path("exp")], "request"),
     Case("export-no-supernet", lambda ws: ["export", ws.pareto(lambda p: p.update(
         request={"dataset": "mnist", "device": "pynq-z1", "out": ws.path("run")})), "--out",
         ws.path("exp")], "supernet"),
@@ -912,8 +1009,128 @@ EXPORT_CASES = [
                                            ws.path("exp")], "--rerank"),
 ]
 
+# Cases on a real finished run: damaged run files on resume and on export, a second process,
+# storage, and every export flag.  No case may train (search) or fine-tune (export).
+_FT_GUARD = ("codesign.supernet.train:finetune",)
+RUN_CASES = [
+    # --- search: resume of a real run with a damaged file
+    *[Case(f"search-resume-supernet-{kind}", lambda ws, c=content: ws.real_search(
+        run=ws.real_run(_replace("supernet.pt", c))), "supernet.pt", guard=_RUN_GUARD)
+      for kind, content in (("empty", b""), ("truncated", _TRUNCATE),
+                            ("garbage", bytes(range(256)) * 64),
+                            ("zip-header-only", b"PK\x03\x04" + b"\0" * 60))],
+    Case("search-resume-supernet-malicious-pickle", lambda ws: ws.real_search(
+        run=ws.real_run(_replace("supernet.pt", _malicious_pickle(ws.path("pwned"))))),
+        "supernet.pt", guard=_RUN_GUARD),
+    Case("search-resume-supernet-foreign-weights", lambda ws: ws.real_search(
+        run=ws.real_run(_foreign_checkpoint)), "supernet.pt", guard=_RUN_GUARD),
+    Case("search-resume-supernet-a-list", lambda ws: ws.real_search(
+        run=ws.real_run(_list_checkpoint)), "supernet.pt", guard=_RUN_GUARD),
+    Case("search-resume-supernet-a-directory", lambda ws: ws.real_search(
+        run=ws.real_run(lambda r: ((r / "supernet.pt").unlink(), (r / "supernet.pt").mkdir())
+                        )), "supernet.pt", guard=_RUN_GUARD),
+    *[Case(f"search-resume-study-{kind}", lambda ws, c=content: ws.real_search(
+        run=ws.real_run(_replace("study.db", c))), "study.db", guard=_RUN_GUARD)
+      for kind, content in (("truncated", lambda b: b[:1000]), ("garbage", b"x" * 4096),
+                            ("text", b"SQLite format 2\n"))],
+    Case("search-resume-request-unknown-key", lambda ws: ws.real_search(run=ws.real_run(
+        _replace("request.json", lambda b: json.dumps({**json.loads(b), "colour": 1}).encode())
+    )), "request", guard=_RUN_GUARD),
+    Case("search-resume-request-not-an-object", lambda ws: ws.real_search(
+        run=ws.real_run(_replace("request.json", b"[1, 2]"))), "request", guard=_RUN_GUARD),
+    Case("search-resume-different-budget", lambda ws: [
+        *ws.real_search(run=ws.real_run()), "--max-lut", "20000"], "out", guard=_RUN_GUARD),
+    Case("search-run-in-use", lambda ws: ws.real_search(run=ws.real_run(_HeldLock())),
+         "in use by another codesign process", guard=_RUN_GUARD),
+    Case("search-storage-unreachable", lambda ws: [
+        "search", *_toy(ws), "--storage", "postgresql://nobody@127.0.0.1:9/none", "--out",
+        ws.path("run")], "storage", echo=("127.0.0.1",), guard=_NO_TRAINING),
+    Case("search-storage-not-a-url", lambda ws: [
+        "search", *_toy(ws), "--storage", "not a url", "--out", ws.path("run")], "storage",
+        guard=_NO_TRAINING),
+    Case("search-checkpoint-every-zero", lambda ws: [
+        "search", *_toy(ws), "--checkpoint-every-s", "0", "--out", ws.path("run")],
+        "checkpoint-every-s", guard=_NO_TRAINING),
+    Case("search-checkpoint-every-nan", lambda ws: [
+        "search", *_toy(ws), "--checkpoint-every-s", "nan", "--out", ws.path("run")],
+        "checkpoint-every-s", guard=_NO_TRAINING),
+    Case("search-batch-above-training-set", lambda ws: [
+        "search", *_toy(ws)[:-7], "--batch-size", "100000", "--val-size", "50",
+        "--screen-pool", "0", "--no-progress", "--out", ws.path("run")], "batch-size",
+        guard=_NO_TRAINING),
+    # --- export of a real run
+    *[Case(f"export-supernet-{kind}", lambda ws, c=content: [
+        "export", ws.real_run(_replace("supernet.pt", c)), "--out", ws.path("exp")],
+        "supernet.pt", guard=_FT_GUARD)
+      for kind, content in (("empty", b""), ("truncated", _TRUNCATE), ("garbage", b"\x80" * 999))],
+    Case("export-supernet-malicious-pickle", lambda ws: [
+        "export", ws.real_run(_replace("supernet.pt", _malicious_pickle(ws.path("pwned")))),
+        "--out", ws.path("exp")], "supernet.pt", guard=_FT_GUARD),
+    Case("export-supernet-foreign-weights", lambda ws: [
+        "export", ws.real_run(_foreign_checkpoint), "--out", ws.path("exp")], "supernet.pt",
+        guard=_FT_GUARD),
+    Case("export-design-unknown-id", lambda ws: [
+        "export", ws.real_run(), "--design", "12345", "--out", ws.path("exp")], "design",
+        echo=("12345",), guard=_FT_GUARD),
+    Case("export-design-word", lambda ws: [
+        "export", ws.real_run(), "--design", "biggest", "--out", ws.path("exp")], "design",
+        echo=("biggest",), guard=_FT_GUARD),
+    Case("export-design-negative", lambda ws: [
+        "export", ws.real_run(), "--design", "-3", "--out", ws.path("exp")], "design",
+        guard=_FT_GUARD),
+    Case("export-best-points-nowhere", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d.update(best=999))), "--design", "best",
+        "--out", ws.path("exp")], "pareto.best", guard=_FT_GUARD),
+    Case("export-designs-not-a-list", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d.update(designs={"a": 1}))), "--out",
+        ws.path("exp")], "pareto.designs", guard=_FT_GUARD),
+    Case("export-design-lacks-candidate", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d["designs"][0].pop("candidate"))),
+        "--out", ws.path("exp")], "candidate", guard=_FT_GUARD),
+    Case("export-design-id-a-string", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d["designs"][1].update(id="one"))),
+        "--out", ws.path("exp")], "designs[1].id", guard=_FT_GUARD),
+    Case("export-design-foreign-candidate", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d["designs"][0]["candidate"].update(
+            {"arch.colour": 3}))), "--out", ws.path("exp")], "pareto.designs", guard=_FT_GUARD),
+    Case("export-design-feasible-without-accuracy", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d["designs"][0].update(accuracy=None,
+                                                                           feasible=True))),
+        "--out", ws.path("exp")], "accuracy", guard=_FT_GUARD),
+    Case("export-qonnx-samples-negative", lambda ws: [
+        "export", ws.real_run(), "--qonnx-samples", "-5", "--out", ws.path("exp")],
+        "qonnx-samples", echo=("-5",), guard=_FT_GUARD),
+    Case("export-qonnx-samples-zero", lambda ws: [
+        "export", ws.real_run(), "--qonnx-samples", "0", "--out", ws.path("exp")],
+        "qonnx-samples", guard=_FT_GUARD),
+    Case("export-finetune-lr-nan", lambda ws: [
+        "export", ws.real_run(), "--finetune-lr", "nan", "--out", ws.path("exp")],
+        "finetune-lr", guard=_FT_GUARD),
+    Case("export-finetune-epochs-inf", lambda ws: [
+        "export", ws.real_run(), "--finetune-epochs", "inf", "--out", ws.path("exp")],
+        "finetune-epochs", guard=_FT_GUARD),
+    Case("export-rerank-zero", lambda ws: [
+        "export", ws.real_run(), "--rerank", "0", "--out", ws.path("exp")], "rerank",
+        guard=_FT_GUARD),
+    Case("export-rerank-epochs-zero", lambda ws: [
+        "export", ws.real_run(), "--rerank-epochs", "0", "--out", ws.path("exp")],
+        "rerank-epochs", guard=_FT_GUARD),
+    Case("export-out-non-empty", lambda ws: [
+        "export", ws.real_run(), "--out", ws.mkdir("exp", {"keep.txt": "mine"})], "out",
+        guard=_FT_GUARD),
+    Case("export-data-damaged", lambda ws: [
+        "export", ws.real_run(), "--data-dir", ws.mkdir("d", {
+            "train-images-idx3-ubyte.gz": b"\x1f\x8b\x08junk",
+            "train-labels-idx1-ubyte.gz": b"junk", "t10k-images-idx3-ubyte.gz": b"junk",
+            "t10k-labels-idx1-ubyte.gz": b"junk"}), "--out", ws.path("exp")], "data-dir",
+        guard=_FT_GUARD),
+    Case("export-no-supernet-real", lambda ws: [
+        "export", ws.real_run(lambda r: (r / "supernet.pt").unlink()), "--out",
+        ws.path("exp")], "RUN_DIR", guard=_FT_GUARD),
+]
+
 CASES: list[Case] = (TOP_CASES + ESTIMATE_CASES + FOLD_CASES + CALIBRATE_CASES + LATENCY_CASES
-                     + COMPARE_CASES + SEARCH_CASES + EXPORT_CASES)
+                     + COMPARE_CASES + SEARCH_CASES + EXPORT_CASES + RUN_CASES)
 
 
 # ------------------------------------------------------------------ the test

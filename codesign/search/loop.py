@@ -224,6 +224,9 @@ def run_search(request: SearchRequest, progress: bool = True,
     check_splits(request, data)
 
     run_dir = Path(request.out)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError("out", f"{run_dir} exists and is not a directory",
+                         ["a new or empty directory", "an earlier run of the same search"])
     created = not run_dir.exists()
     lock = RunLock(run_dir)
     try:

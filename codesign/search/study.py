@@ -104,18 +104,7 @@ class TrialStore:
         self._acc: dict[str, float] | None = None  # acc_key -> accuracy, from the study
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
-            with _quiet():  # heartbeats and their retry are "experimental"
-                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
-                engine_kwargs = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
-                                 else {})
-                rdb = optuna.storages.RDBStorage(
-                    url, engine_kwargs=engine_kwargs,
-                    heartbeat_interval=max(1, int(heartbeat_s)),
-                    grace_period=max(2, int(grace_s)), heartbeat_stale_trial_callback=retry)
-                self.study = optuna.create_study(study_name=STUDY_NAME, storage=rdb,
-                                                 load_if_exists=True, directions=directions,
-                                                 sampler=sampler)
-            self._retry = retry
+            self.study, self._retry = self._open(url, directions, sampler, heartbeat_s, grace_s)
             # the study's own storage object (Optuna wraps the RDB storage in a cache): every
             # state change goes through it, so the cache never holds a stale state
             self.storage = self.study._storage
@@ -124,6 +113,9 @@ class TrialStore:
         except Exception as exc:  # sqlalchemy/optuna errors: unreachable server, bad URL, ...
             shown = url.split("@")[-1] if "@" in url else url  # never print a password
             reason = " ".join(str(exc).split())[:200]
+            if isinstance(exc, ImportError):
+                reason = ("its database driver is not installed; for PostgreSQL: pip install "
+                          "'codesign[postgres]' (psycopg2-binary)")
             raise InputError("storage", f"cannot open the study at {shown} "
                              f"({type(exc).__name__}: {reason})",
                              ["sqlite:///PATH.db", "postgresql://USER@HOST/DB"]) from None
@@ -131,6 +123,34 @@ class TrialStore:
             raise InputError("storage", "the study there optimizes other objectives "
                              f"({[d.name.lower() for d in self.study.directions]}); use another "
                              "--storage or --out", [str(directions)])
+
+    @staticmethod
+    def _open(url: str, directions: list[str], sampler: optuna.samplers.BaseSampler,
+              heartbeat_s: float, grace_s: float, attempts: int = 6) -> tuple[Any, Any]:
+        """Open (or create) the study.  Workers starting together on a new database race to
+        create its tables ("table ... already exists", "database is locked"): retry a few
+        times, then let the error through."""
+        for attempt in range(attempts):
+            try:
+                with _quiet():  # heartbeats and their retry are "experimental"
+                    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
+                    engine_kwargs = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
+                                     else {})
+                    rdb = optuna.storages.RDBStorage(
+                        url, engine_kwargs=engine_kwargs,
+                        heartbeat_interval=max(1, int(heartbeat_s)),
+                        grace_period=max(2, int(grace_s)), heartbeat_stale_trial_callback=retry)
+                    study = optuna.create_study(study_name=STUDY_NAME, storage=rdb,
+                                                load_if_exists=True, directions=directions,
+                                                sampler=sampler)
+                return study, retry
+            except Exception as exc:  # noqa: BLE001 - only the creation race is retried
+                text = str(exc).lower()
+                racing = "already exists" in text or "locked" in text or "unique" in text
+                if not racing or attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ reading
     def all_trials(self, states: Iterable[TrialState] | None = None) -> list[FrozenTrial]:

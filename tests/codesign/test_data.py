@@ -62,3 +62,37 @@ def test_train_val_split_is_disjoint_and_seeded():
     assert (va == va2).all()
     with pytest.raises(InputError):
         train_val_split(100, 100, 0)
+
+
+def test_damaged_idx_files_name_the_file(toy_idx_dir, tmp_path):
+    import shutil
+
+    from codesign.data import load_dataset
+    from fpga.errors import InputError
+
+    for name, damage in (("truncated", lambda b: b[: len(b) // 2]), ("not-gzip", lambda b: b"hi"),
+                         ("empty", lambda b: b""), ("bad-crc", lambda b: b[:-8] + b"\0" * 8)):
+        d = tmp_path / name
+        shutil.copytree(toy_idx_dir, d)
+        f = d / "train-images-idx3-ubyte.gz"
+        f.write_bytes(damage(f.read_bytes()))
+        with pytest.raises(InputError) as e:
+            load_dataset("mnist", d)
+        assert e.value.field == "data-dir" and "train-images-idx3-ubyte.gz" in str(e.value)
+
+
+def test_damaged_cifar_batch_names_the_file(tmp_path):
+    from codesign.data import load_dataset
+    from fpga.errors import InputError
+
+    b = tmp_path / "cifar-10-batches-py"
+    b.mkdir()
+    for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (b / n).write_bytes(b"\x80\x04garbage")
+    with pytest.raises(InputError) as e:
+        load_dataset("cifar10", tmp_path)
+    assert e.value.field == "data-dir" and "data_batch_1" in str(e.value)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "cifar10_jpeg.npz").write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(InputError, match="cifar10_jpeg.npz"):
+        load_dataset("cifar10", tmp_path / "x")

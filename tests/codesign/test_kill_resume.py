@@ -72,8 +72,8 @@ def _kill(p: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory, idx_set) -> Path:
-    return idx_set(tmp_path_factory.mktemp("data") / "toy", n_train=1200, n_test=200)
+def data(tmp_path_factory, idx_writer) -> Path:
+    return idx_writer(tmp_path_factory.mktemp("data") / "toy", n_train=1200, n_test=200)
 
 
 def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):

@@ -131,3 +131,23 @@ def test_search_end_to_end_and_resume(toy_idx_dir, tmp_path, capsys):
     # a different search into the same directory is refused
     assert _search(out, toy_idx_dir, "--max-lut", "20000", "--trials", "9") == 2
     assert "different search" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_resume_accepts_the_run_directory_however_it_is_spelled(toy_idx_dir, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _search("run", toy_idx_dir, "--trials", "3") == 0
+    assert _search(tmp_path / "run", toy_idx_dir, "--trials", "4") == 0  # absolute
+    (tmp_path / "run").rename(tmp_path / "moved")
+    assert _search(tmp_path / "moved", toy_idx_dir, "--trials", "5") == 0  # moved
+    d = json.loads((tmp_path / "moved" / "pareto.json").read_text())
+    assert d["trials"]["completed"] == 5 and d["timing"]["sessions"] == 3
+
+
+def test_validation_split_is_checked_before_anything_is_written(toy_idx_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, "--val-size", "99999") == 2
+    assert "val-size" in capsys.readouterr().err and not out.exists()
+    # the corrected command is then accepted (nothing was left behind to refuse it)
+    assert _search(out, toy_idx_dir, "--trials", "2") == 0

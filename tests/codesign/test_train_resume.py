@@ -17,8 +17,8 @@ class _Killed(Exception):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, idx_set):
-    d = load_dataset("mnist", idx_set(tmp_path_factory.mktemp("d") / "toy", n_train=520))
+def setup(tmp_path_factory, idx_writer):
+    d = load_dataset("mnist", idx_writer(tmp_path_factory.mktemp("d") / "toy", n_train=520))
     sp = T.tensor_splits(d, 200, 0)
     space = get_space("cnv", input_shape=d.shape, num_classes=10)
     cfg = T.TrainConfig(epochs=2, batch_size=32, seed=0)  # 10 steps per epoch
