@@ -193,15 +193,6 @@ def inspect_run_dir(request: SearchRequest) -> bool:
     return False
 
 
-def prepare_run_dir(request: SearchRequest) -> tuple[Path, bool]:
-    """Create (or reopen for resume) the run directory and write ``request.json``."""
-    resumed = inspect_run_dir(request)
-    out = Path(request.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / REQUEST_FILE, request.to_dict())
-    return out, resumed
-
-
 # ------------------------------------------------------------------------------ the search
 def run_search(request: SearchRequest, progress: bool = True,
                checkpoint_every_s: float = 60.0) -> dict[str, Any]:
@@ -441,4 +432,4 @@ def _id_at(designs: list[dict[str, Any]], i: int | None) -> int | None:
 
 
 __all__ = ["Pricer", "Priced", "run_search", "check_budgets_reachable", "designs_from_study",
-           "load_pareto", "build_space", "prepare_run_dir"]
+           "load_pareto", "build_space", "inspect_run_dir", "check_splits"]

@@ -49,7 +49,9 @@ def _count(db: Path, state: str) -> int:
         if not db.is_file():
             return 0
         try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+            # read-write: after a kill -9 the file may carry a hot journal, which only a
+            # writable connection can roll back (read-only ones fail until someone does)
+            con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
             try:
                 return con.execute("SELECT COUNT(*) FROM trials WHERE state = ?",
                                    (state,)).fetchone()[0]
@@ -107,9 +109,7 @@ def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):
     assert optuna.trial.TrialState.WAITING not in states
     d = json.loads((out / "pareto.json").read_text())
     assert d["trials"]["completed"] == trials
-    # every session that reached the search recorded its seconds (one killed during its
-    # start-up has nothing to record)
-    assert 2 <= d["timing"]["sessions"] <= kills + 1
+    assert d["timing"]["sessions"] == kills + 1  # every session recorded its seconds
     assert d["timing"]["total_s"] >= d["timing"]["search_s"] > 0
     # every hand-design seed of the first generation was scored, kills or not
     from codesign.spaces.base import get_space

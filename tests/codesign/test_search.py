@@ -122,6 +122,7 @@ def test_search_end_to_end_and_resume(toy_idx_dir, tmp_path, capsys):
     onnx.checker.check_model(onnx.load(str(exp / "model.qonnx.onnx")))
     cfg = json.loads((exp / "folding_config.json").read_text())
     assert "Defaults" in cfg and any(k.startswith("MVAU_hls_") for k in cfg)
+    _finn_accepts(exp)
     # bad export requests: unknown design, non-empty output folder
     assert main(["export", str(out), "--design", "99999", "--out", str(tmp_path / "e2")]) == 2
     assert main(["export", str(out), "--design", "best", "--out", str(exp)]) == 2
@@ -151,3 +152,25 @@ def test_validation_split_is_checked_before_anything_is_written(toy_idx_dir, tmp
     assert "val-size" in capsys.readouterr().err and not out.exists()
     # the corrected command is then accepted (nothing was left behind to refuse it)
     assert _search(out, toy_idx_dir, "--trials", "2") == 0
+
+
+def _finn_accepts(bundle) -> None:
+    """FINN's own build of a trained export (when .venv-finn is there, as scripts/test.sh makes
+    it): every name in folding_config.json / specialize_layers.json is a FINN node, built in
+    the pinned style, with our PE/SIMD applied (bench/finn_check.py check --bundle)."""
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    finn_py = Path(os.environ.get("CODESIGN_FINN_PYTHON", repo / ".venv-finn" / "bin" / "python"))
+    if not finn_py.is_file() or subprocess.run(
+            [str(finn_py), "-c", "import finn.builder.build_dataflow_config"],
+            capture_output=True).returncode:
+        return  # tests/fpga/test_finn_build.py reports the skip
+    env = {k: v for k, v in os.environ.items() if k not in ("FINN_BUILD_DIR", "PYTHONPATH")}
+    r = subprocess.run([str(finn_py), str(repo / "bench" / "finn_check.py"), "check", "--bundle",
+                        str(bundle)], capture_output=True, text=True, env=env, timeout=600,
+                       cwd=bundle.parent)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    summary = json.loads((bundle / "finn_check.json").read_text())
+    assert summary["ok"] and not summary["problems"]
