@@ -16,6 +16,7 @@ For every trial the strategy's sampler proposes slot values; the loop then
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 
 import numpy as np
@@ -220,17 +221,15 @@ def run_search(request: SearchRequest, progress: bool = True,
                          ["a new or empty directory", "an earlier run of the same search"])
     created = not run_dir.exists()
     lock = RunLock(run_dir)
+    locked = False
     try:
+        # an external study is opened (reachable? same objectives?) before anything is made
+        store = _open_store(request, objectives, strategy) if request.storage else None
         if created:
-            # an external study is opened (reachable? same objectives?) before anything is made
-            store = _open_store(request, objectives, strategy) if request.storage else None
             run_dir.mkdir(parents=True, exist_ok=True)
-            lock.acquire()
-            resumed = inspect_run_dir(request)  # another process may have won the race
-        else:
-            lock.acquire()
-            resumed = inspect_run_dir(request)
-            store = _open_store(request, objectives, strategy) if request.storage else None
+        lock.acquire()
+        locked = True
+        resumed = inspect_run_dir(request)  # another process may have made it meanwhile
         import torch
 
         from codesign.supernet import build_supernet
@@ -242,13 +241,16 @@ def run_search(request: SearchRequest, progress: bool = True,
                           seed=request.seed, augment=request.dataset == "cifar10",
                           balanced=request.balanced_sampling)
         check_resumable(supernet, run_dir / SUPERNET_FILE, cfg)  # a damaged checkpoint: exit 2
-        if store is None:
-            store = _open_store(request, objectives, strategy)
-        atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
+        if resumed:  # the run's own study is checked (opened) before request.json is rewritten
+            store = store or _open_store(request, objectives, strategy)
+            atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
+        else:  # request.json first: a run killed from here on is resumable
+            atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
+            store = store or _open_store(request, objectives, strategy)
     except BaseException:
         lock.release()
-        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()  # bad input leaves nothing behind
+        if created and locked and run_dir.is_dir():
+            shutil.rmtree(run_dir, ignore_errors=True)  # ours alone: bad input leaves nothing
         raise
     log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
     try:

@@ -159,19 +159,19 @@ def test_kill_during_training_resumes_to_the_uninterrupted_front(data, tmp_path)
 
 def test_second_process_on_one_run_directory_is_refused(data, tmp_path):
     out = tmp_path / "run"
-    cmd = _cmd(out, data, 8, "--epochs", "2", "--batch-size", "32")
+    cmd = _cmd(out, data, 8, "--epochs", "6", "--batch-size", "32",  # ~15 s of training
+               "--checkpoint-every-s", "0.5")
     first = _start(cmd)
-    while first.poll() is None and not (out / "study.db").exists():
-        time.sleep(0.02)
+    while first.poll() is None and not (out / "supernet.pt").exists():
+        time.sleep(0.02)  # the first is training (and holds the lock)
     rc, _, err = _finish(_start(cmd))
     lines = [l for l in err.splitlines() if l.strip()]
     assert rc == 2 and len(lines) == 1 and "in use by another codesign process" in lines[0]
-    rc, _, err = _finish(first)
-    assert rc == 0, err
-    assert json.loads((out / "pareto.json").read_text())["trials"]["completed"] == 8
-    # once the first has exited (or died), the lock is gone: a resume is accepted
+    assert first.poll() is None, "the first search ended before the second tried its lock"
+    _kill(first)  # the lock dies with its process: the same command then resumes
     rc, _, err = _finish(_start(cmd))
     assert rc == 0, err
+    assert json.loads((out / "pareto.json").read_text())["trials"]["completed"] == 8
 
 
 def test_workers_on_one_storage_share_the_trial_count(data, tmp_path):

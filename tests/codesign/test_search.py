@@ -174,3 +174,13 @@ def _finn_accepts(bundle) -> None:
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     summary = json.loads((bundle / "finn_check.json").read_text())
     assert summary["ok"] and not summary["problems"]
+
+
+def test_run_killed_during_its_set_up_resumes(toy_idx_dir, tmp_path):
+    """A search killed after writing request.json but before its study existed resumes."""
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, "--trials", "2") == 0
+    for f in ("study.db", "supernet.pt", "pareto.json", "pareto.png"):
+        (out / f).unlink()
+    assert _search(out, toy_idx_dir, "--trials", "2") == 0
+    assert json.loads((out / "pareto.json").read_text())["trials"]["completed"] == 2
