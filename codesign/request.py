@@ -51,6 +51,15 @@ class SearchRequest:
     max_latency_ms: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("dataset", "device", "out", "space", "strategy"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(name.replace("_", "-"), f"got {getattr(self, name)!r}",
+                                 ["a string"])
+        for name in ("data_dir", "storage", "latency_table"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, str) or not v):
+                raise InputError(name.replace("_", "-"), f"got {v!r}",
+                                 ["a non-empty string, or null"])
         if self.dataset not in DATASETS:
             raise InputError("dataset", f"unknown data set {self.dataset!r}", DATASETS)
         dev = get_device(self.device)  # raises with the catalog's names

@@ -47,11 +47,20 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            raise InputError(self.field, f"cannot open {self.path} ({exc.strerror})",
+                             ["a directory this user can read"]) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as exc:
             os.close(fd)
+            if not isinstance(exc, BlockingIOError):
+                raise InputError(self.field, f"cannot lock {self.path} ({exc.strerror}): its "
+                                 "file system does not support flock; put the run directory "
+                                 "on a local disk (several machines share a search through "
+                                 "--storage, not through one run directory)") from None
             raise InputError(self.field, f"{self.path} is in use by another codesign process "
                              "(a search is running in it); wait for it to finish, or "
                              "give this one another directory (several machines share one "
@@ -101,6 +110,11 @@ def check_sqlite_file(path: str | Path, recover: str, field: str = "study.db") -
         return
     if not path.is_file():
         raise InputError(field, f"{path} is not a file; {recover}")
+    if path.stat().st_size == 0 and (path.parent / PARETO_FILE).is_file():
+        # SQLite creates an empty file when it opens a new database, so an empty study.db can
+        # be a run killed while it started; but not one that has already written its front
+        raise InputError(field, f"{path} is empty although {PARETO_FILE} shows a finished "
+                         f"search; {recover}")
     try:
         with path.open("rb") as f:
             head = f.read(16)
@@ -118,6 +132,8 @@ def check_sqlite_file(path: str | Path, recover: str, field: str = "study.db") -
             raise sqlite3.DatabaseError("; ".join(str(r[0]) for r in rows[:3]))
     except sqlite3.Error as exc:
         raise InputError(field, f"{path} is damaged ({exc}); {recover}") from None
+    except OSError as exc:
+        raise InputError(field, f"cannot read {path} ({exc.strerror}); {recover}") from None
 
 
 def load_pareto(run_dir: str | Path, require: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -893,6 +893,18 @@ def _list_checkpoint(run: Path) -> None:
     torch.save([1, 2, 3], run / "supernet.pt")
 
 
+def _edit_checkpoint(part: str, bad: Any) -> Callable[[Path], None]:
+    """The run's checkpoint with ``part`` replaced by ``bad`` and the training unfinished."""
+    def edit(run: Path) -> None:
+        import torch
+
+        state = torch.load(run / "supernet.pt", weights_only=True)
+        state["epoch"] = 0
+        state[part] = bad
+        torch.save(state, run / "supernet.pt")
+    return edit
+
+
 class _HeldLock:
     """Holds the run lock of ``run`` in this process while the case runs (a second search)."""
 
@@ -1033,6 +1045,11 @@ RUN_CASES = [
         run=ws.real_run(_replace("study.db", c))), "study.db", guard=_RUN_GUARD)
       for kind, content in (("truncated", lambda b: b[:1000]), ("garbage", b"x" * 4096),
                             ("text", b"SQLite format 2\n"))],
+    Case("search-resume-study-empty-after-a-finished-run", lambda ws: ws.real_search(
+        run=ws.real_run(_replace("study.db", b""))), "study.db", guard=_RUN_GUARD),
+    *[Case(f"search-resume-supernet-bad-{part}", lambda ws, part=part, bad=bad: ws.real_search(
+        run=ws.real_run(_edit_checkpoint(part, bad))), "supernet.pt", guard=_RUN_GUARD)
+      for part, bad in (("optimizer", "x"), ("epoch", "one"), ("rng", {}), ("history", 3))],
     Case("search-resume-request-unknown-key", lambda ws: ws.real_search(run=ws.real_run(
         _replace("request.json", lambda b: json.dumps({**json.loads(b), "colour": 1}).encode())
     )), "request", guard=_RUN_GUARD),
@@ -1097,6 +1114,12 @@ RUN_CASES = [
         "export", ws.real_run(_pareto_edit(lambda d: d["designs"][0].update(accuracy=None,
                                                                            feasible=True))),
         "--out", ws.path("exp")], "accuracy", guard=_FT_GUARD),
+    Case("export-request-data-dir-a-number", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d["request"].update(data_dir=5))),
+        "--out", ws.path("exp")], "data-dir", guard=_FT_GUARD),
+    Case("export-request-dataset-unknown", lambda ws: [
+        "export", ws.real_run(_pareto_edit(lambda d: d["request"].update(dataset="imagenet"))),
+        "--out", ws.path("exp")], "request", guard=_FT_GUARD),
     Case("export-qonnx-samples-negative", lambda ws: [
         "export", ws.real_run(), "--qonnx-samples", "-5", "--out", ws.path("exp")],
         "qonnx-samples", echo=("-5",), guard=_FT_GUARD),

@@ -220,6 +220,9 @@ def run_search(request: SearchRequest, progress: bool = True,
         raise InputError("out", f"{run_dir} exists and is not a directory",
                          ["a new or empty directory", "an earlier run of the same search"])
     created = not run_dir.exists()
+    # the outermost folder this run creates: removed again if the input turns out bad
+    top = next((p for p in reversed((run_dir.absolute(), *run_dir.absolute().parents))
+                if not p.exists()), None)
     lock = RunLock(run_dir)
     locked = False
     try:
@@ -248,9 +251,10 @@ def run_search(request: SearchRequest, progress: bool = True,
             atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
             store = store or _open_store(request, objectives, strategy)
     except BaseException:
+        if created and locked and top is not None and top.is_dir():
+            # ours alone (we made it and hold its lock): bad input leaves nothing behind
+            shutil.rmtree(top, ignore_errors=True)
         lock.release()
-        if created and locked and run_dir.is_dir():
-            shutil.rmtree(run_dir, ignore_errors=True)  # ours alone: bad input leaves nothing
         raise
     log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
     try:
@@ -289,9 +293,11 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
 
     # --- supernet (resumes exactly from its checkpoint)
     device = pick_device("auto")
-    history = train_supernet(supernet, train_x, train_y, cfg, device,
-                             checkpoint=run_dir / SUPERNET_FILE, progress=progress,
-                             checkpoint_every_s=checkpoint_every_s)
+    history = train_supernet(
+        supernet, train_x, train_y, cfg, device, checkpoint=run_dir / SUPERNET_FILE,
+        progress=progress, checkpoint_every_s=checkpoint_every_s,
+        on_checkpoint=lambda: store.record_session(
+            session, {"total_s": time.perf_counter() - t_start}))
     supernet.to(device)
     store.check_supernet(fingerprint(supernet))
     search_s = 0.0
@@ -299,8 +305,11 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
 
     # --- search
     store.recover_stale()
-    if store.is_fresh():  # a fresh study: hand-design-like seeds open the first generation,
-        _enqueue_first_generation(store.study, space, pricer, request)  # screened ones fill it
+    if not store.study.user_attrs.get("first_generation_queued"):
+        # hand-design-like seeds open the first generation, screened ones fill it; queued again
+        # (existing ones skipped) until one session got through, so a kill loses no seed
+        _enqueue_first_generation(store.study, space, pricer, request)
+        store.study.set_user_attr("first_generation_queued", True)
     from tqdm.auto import tqdm
     bar = tqdm(total=request.trials, initial=len(store.completed()), desc="search",
                unit="trial", disable=not progress, dynamic_ncols=True)

@@ -25,6 +25,7 @@ The study also keeps the search's wall time (:meth:`TrialStore.record_session`),
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import socket
@@ -61,6 +62,21 @@ def _quiet() -> Iterator[None]:
 def _fail_stale(study: optuna.Study) -> None:
     with _quiet():
         optuna.storages.fail_stale_trials(study)
+
+
+def _requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue a failed trial's candidate again (Optuna's stale-trial callback slot).
+
+    Like :class:`optuna.storages.RetryHeartbeatStaleTrialCallback`, but only the candidate
+    travels (its parameters and, for a queued seed, the fixed parameters): not the dead trial's
+    user attributes, whose ``acc_key`` would make other workers wait on it."""
+    system_attrs = {k: v for k, v in trial.system_attrs.items()
+                    if k in ("fixed_params", "retry_history", "failed_trial")}
+    system_attrs.setdefault("failed_trial", trial.number)
+    system_attrs["retry_history"] = list(system_attrs.get("retry_history", [])) + [trial.number]
+    study.add_trial(optuna.create_trial(state=TrialState.WAITING, params=trial.params,
+                                        distributions=trial.distributions,
+                                        system_attrs=system_attrs))
 
 
 class _Heartbeat:
@@ -101,6 +117,7 @@ class TrialStore:
         self.trials = trials
         self.exclusive = exclusive
         self.heartbeat_s = heartbeat_s
+        self.grace_s = grace_s
         self._acc: dict[str, float] | None = None  # acc_key -> accuracy, from the study
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
@@ -133,7 +150,7 @@ class TrialStore:
         for attempt in range(attempts):
             try:
                 with _quiet():  # heartbeats and their retry are "experimental"
-                    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=None)
+                    retry = _requeue
                     engine_kwargs = ({"connect_args": {"timeout": 60}} if url.startswith("sqlite")
                                      else {})
                     rdb = optuna.storages.RDBStorage(
@@ -175,6 +192,16 @@ class TrialStore:
         before = {t.number for t in self.all_trials((TrialState.FAIL,))}
         _fail_stale(self.study)  # heartbeat-based: other workers too
         n += len({t.number for t in self.all_trials((TrialState.FAIL,))} - before)
+        # a worker killed between creating a trial and its first heartbeat: Optuna's check
+        # skips trials without one; ask() marks a trial with its worker right after that
+        # heartbeat, so an unmarked running trial older than the grace period is dead
+        now = datetime.datetime.now()
+        for t in self.all_trials((TrialState.RUNNING,)):
+            if "worker" not in t.user_attrs and t.datetime_start is not None \
+                    and (now - t.datetime_start).total_seconds() > self.grace_s:
+                if self._fail(t._trial_id):
+                    self._retry(self.study, self.storage.get_trial(t._trial_id))
+                    n += 1
         if n:
             log.info("%d trial(s) left running by a process that no longer runs: failed, "
                      "their candidates queued again", n)
@@ -198,6 +225,7 @@ class TrialStore:
         while True:
             with _quiet():
                 trial = self.study.ask()
+            self.storage.record_heartbeat(trial._trial_id)  # stale-detectable from now on
             rank = sum(1 for t in self.all_trials(_ALIVE) if t.number < trial.number)
             if rank < self.trials:
                 trial.set_user_attr("worker", self.worker)
@@ -219,30 +247,53 @@ class TrialStore:
     # ------------------------------------------------------------------ shared accuracies
     def accuracy_of(self, acc_key: str, trial: optuna.Trial,
                     evaluate: Callable[[], float], poll_s: float = 0.5) -> tuple[float, bool]:
-        """``(accuracy, evaluated_here)``: the study's accuracy for ``acc_key`` if a trial has
-        it, after waiting for another worker's running trial of the same key; else
-        ``evaluate()``.  The key is recorded on ``trial`` first, so others can wait for it."""
+        """``(accuracy, evaluated_here)``: the study's accuracy for ``acc_key`` when a trial
+        has it, else ``evaluate()`` -- once across all workers.
+
+        A trial first marks the key (``acc_key``).  Among running trials of one key, the one
+        with the lowest number evaluates; the others wait for its accuracy.  The evaluator also
+        sets ``evaluating`` and looks again before it starts: a lower-numbered trial that marked
+        the key meanwhile makes it step back, and one already evaluating makes every newcomer
+        wait, so no two trials evaluate one key.  Every wait re-decides on each poll (no
+        deadlock), and a waited-on trial that dies is failed by its missing heartbeat."""
         trial.set_user_attr("acc_key", acc_key)
         if self._acc is None:
             self._acc = {t.user_attrs["acc_key"]: float(t.user_attrs["accuracy"])
                          for t in self.completed()
                          if t.user_attrs.get("accuracy") is not None and "acc_key" in t.user_attrs}
-        while acc_key not in self._acc and not self.exclusive:
-            running_elsewhere = False
-            for t in self.all_trials((TrialState.COMPLETE, TrialState.RUNNING)):
-                if t.number == trial.number or t.user_attrs.get("acc_key") != acc_key:
-                    continue
-                if t.state == TrialState.COMPLETE and t.user_attrs.get("accuracy") is not None:
+        if self.exclusive:  # no other process works on this study
+            return self._evaluated(acc_key, evaluate)
+        while acc_key not in self._acc:
+            others = self._same_key(acc_key, trial.number)
+            if acc_key in self._acc:
+                break
+            if not any(t.user_attrs.get("evaluating") or t.number < trial.number for t in others):
+                trial.set_user_attr("evaluating", True)
+                others = self._same_key(acc_key, trial.number)
+                if acc_key in self._acc:
+                    trial.set_user_attr("evaluating", False)
+                    break
+                if not any(t.number < trial.number for t in others):
+                    return self._evaluated(acc_key, evaluate)
+                trial.set_user_attr("evaluating", False)  # a lower-numbered one came: it goes
+            time.sleep(poll_s)
+            _fail_stale(self.study)
+        return self._acc[acc_key], False
+
+    def _same_key(self, acc_key: str, number: int) -> list[FrozenTrial]:
+        """Other running trials marked with ``acc_key``; a completed one fills the cache."""
+        out = []
+        for t in self.all_trials((TrialState.COMPLETE, TrialState.RUNNING)):
+            if t.number == number or t.user_attrs.get("acc_key") != acc_key:
+                continue
+            if t.state == TrialState.COMPLETE:
+                if t.user_attrs.get("accuracy") is not None:
                     self._acc[acc_key] = float(t.user_attrs["accuracy"])
-                    break
-                if t.state == TrialState.RUNNING and t.user_attrs.get("worker") != self.worker \
-                        and t.number < trial.number:
-                    running_elsewhere = True
             else:
-                if not running_elsewhere:
-                    break
-                time.sleep(poll_s)
-                _fail_stale(self.study)
+                out.append(t)
+        return out
+
+    def _evaluated(self, acc_key: str, evaluate: Callable[[], float]) -> tuple[float, bool]:
         if acc_key in self._acc:
             return self._acc[acc_key], False
         acc = float(evaluate())

@@ -193,6 +193,10 @@ def _resume_state(checkpoint: Path, cfg: TrainConfig) -> dict[str, Any] | None:
     missing = [k for k in _CHECKPOINT_KEYS if k not in state]
     if missing:
         raise InputError("supernet.pt", f"{checkpoint} lacks {missing}; {RETRAIN_HINT}")
+    if isinstance(state["epoch"], bool) or not isinstance(state["epoch"], int) \
+            or state["epoch"] < 0:
+        raise InputError("supernet.pt", f"{checkpoint} holds epoch {state['epoch']!r}, not a "
+                         f"count of epochs; {RETRAIN_HINT}")
     if state.get("train_config") != asdict(cfg):
         log.warning("checkpoint %s was trained with another config; retraining", checkpoint)
         return None
@@ -208,16 +212,47 @@ def _resume_state(checkpoint: Path, cfg: TrainConfig) -> dict[str, Any] | None:
 
 def check_resumable(supernet: Any, checkpoint: Path, cfg: TrainConfig) -> None:
     """Refuse (InputError, exit 2) a damaged or foreign checkpoint before a run writes anything:
-    it must load, hold every part of the training state, and fit ``supernet``."""
-    if checkpoint.exists():
-        state = _resume_state(checkpoint, cfg)
-        if state is not None:
-            load_supernet_state(supernet, state, checkpoint)
+    it must load, hold every part of the training state with the right types, and fit
+    ``supernet`` (weights, and the optimizer state over its parameters)."""
+    from fpga.errors import InputError
+
+    if not checkpoint.exists():
+        return
+    state = _resume_state(checkpoint, cfg)
+    if state is None:
+        return
+    load_supernet_state(supernet, state, checkpoint)
+    if int(state["epoch"]) >= cfg.epochs and state.get("schema") != CHECKPOINT_SCHEMA:
+        return  # a finished training of the older layout: only its weights are used
+    try:
+        if not isinstance(state["epoch"], int) or not 0 <= state["epoch"] <= cfg.epochs:
+            raise ValueError(f"epoch {state['epoch']!r}")
+        if not isinstance(state.get("step", 0), int) or not isinstance(state["history"], list):
+            raise ValueError("step or history")
+        if int(state["epoch"]) < cfg.epochs:
+            opt = torch.optim.Adam(_param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
+            opt.load_state_dict(state["optimizer"])
+            if not isinstance(state["scheduler"], dict):
+                raise ValueError("scheduler")
+            torch.Generator().set_state(state["rng"]["torch_generator"])
+            if not isinstance(state["rng"]["torch_global"], torch.Tensor):
+                raise ValueError("rng.torch_global")
+            if state.get("step", 0):
+                np.random.default_rng().bit_generator.state = state["rng"]["numpy"]
+                perm = state["perm"]
+                if not isinstance(perm, torch.Tensor) or perm.dim() != 1:
+                    raise ValueError("perm")
+                float(state["partial"]["loss_sum"]), float(state["partial"]["seconds"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        reason = " ".join(str(exc).split())[:100] or type(exc).__name__
+        raise InputError("supernet.pt", f"{checkpoint} holds a damaged training state "
+                         f"({type(exc).__name__}: {reason}); {RETRAIN_HINT}") from None
 
 
 def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, cfg: TrainConfig,
                    device: torch.device, checkpoint: Path | None = None,
                    progress: bool = True, checkpoint_every_s: float = 60.0,
+                   on_checkpoint: Callable[[], Any] | None = None,
                    ) -> list[dict[str, float]]:
     """Train ``supernet`` in place; resume from / save to ``checkpoint``.
 
@@ -229,7 +264,8 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
     computes exactly what an uninterrupted run computes.
 
     Returns the per-epoch history (mean loss of the largest subnet, training seconds summed
-    over every session that worked on the epoch).
+    over every session that worked on the epoch).  ``on_checkpoint`` is called after every
+    checkpoint (the search records its session's wall time there).
     """
     space = supernet.space
     steps_per_epoch = max(1, len(train_x) // cfg.batch_size)
@@ -279,6 +315,8 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
                               "numpy": rng.bit_generator.state if rng is not None else None},
                       "partial": {"loss_sum": loss_sum, "seconds": seconds},
                       "history": history, "train_config": asdict(cfg)}, checkpoint)
+        if on_checkpoint is not None:
+            on_checkpoint()
 
     supernet.train()
     for epoch in range(start_epoch, cfg.epochs):

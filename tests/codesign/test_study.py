@@ -130,3 +130,51 @@ def test_timing_sums_sessions(tmp_path):
     s.record_session("b", {"search_s": 2.0, "total_s": 5.0})
     s.record_session("b", {"search_s": 3.0, "total_s": 6.0})  # overwritten as it goes
     assert s.timing() == {"search_s": 4.2, "total_s": 16.0, "sessions": 2}
+
+
+def test_a_lower_trial_waits_for_a_higher_one_already_evaluating(tmp_path):
+    """The race of a review: worker B's trial #1 starts scoring a subnet, then worker A's
+    trial #0 (same subnet) gets there: A must wait for B's accuracy, not score it again."""
+    import threading
+
+    a = _store(tmp_path, trials=4, exclusive=False)
+    b = _store(tmp_path, trials=4, exclusive=False)
+    ta, tb = a.ask(), b.ask()
+    assert ta.number < tb.number
+    calls, started = [], threading.Event()
+
+    def slow():
+        calls.append("b")
+        started.set()
+        import time
+        time.sleep(1.5)
+        return 0.5
+
+    def worker_b():
+        acc, _ = b.accuracy_of("k", tb, slow)
+        tb.set_user_attr("accuracy", acc)
+        b.study.tell(tb, [acc])
+
+    th = threading.Thread(target=worker_b)
+    th.start()
+    started.wait(10)
+    acc, here = a.accuracy_of("k", ta, lambda: calls.append("a") or 0.9, poll_s=0.1)
+    th.join()
+    assert (acc, here, calls) == (0.5, False, ["b"])
+
+
+def test_trial_of_a_worker_killed_before_its_first_heartbeat_is_retried(tmp_path):
+    import time
+
+    a = _store(tmp_path, trials=2, exclusive=False, heartbeat_s=1, grace_s=1)
+    a.study.enqueue_trial({"x": 3})
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        orphan = a.study.ask()  # created, then the worker dies: no heartbeat, no worker mark
+    assert orphan.number == 0
+    time.sleep(1.5)
+    b = _store(tmp_path, trials=2, exclusive=False, heartbeat_s=1, grace_s=1)
+    assert b.recover_stale() == 1
+    waiting = b.all_trials((TrialState.WAITING,))
+    assert [w.system_attrs["fixed_params"] for w in waiting] == [{"x": 3}]
+    assert not waiting[0].user_attrs  # the dead trial's attributes do not travel
