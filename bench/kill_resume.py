@@ -23,7 +23,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from codesign.rundir import count_trials  # noqa: E402
 
 
 def _cmd(out: Path, data: Path, trials: int, *extra: str) -> list[str]:
@@ -47,26 +48,6 @@ def _start(cmd: list[str]) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-
-
-def _count(db: Path, state: str) -> int:
-    for _ in range(100):
-        if not db.is_file():
-            return 0
-        try:
-            # read-write: after a kill -9 the file may carry a hot journal, which only a
-            # writable connection can roll back (read-only ones fail until someone does)
-            con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
-            try:
-                return con.execute("SELECT COUNT(*) FROM trials WHERE state = ?",
-                                   (state,)).fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return 0
-            time.sleep(0.01)
-    return 0
 
 
 def _run_to_end(cmd: list[str]) -> None:
@@ -97,7 +78,7 @@ def training_kills(data: Path, work: Path, kills: int, rng: random.Random) -> di
         p.send_signal(signal.SIGKILL)
         p.wait()
         done += 1
-        if _count(db, "COMPLETE"):
+        if count_trials(db, "COMPLETE"):
             late += 1  # landed after training: still survived, but not a training kill
             break
     _run_to_end(cmd)
@@ -123,12 +104,12 @@ def trial_kills(data: Path, work: Path, kills: int, trials: int,
     db = out / "study.db"
     done, running_left = 0, 0
     while done < kills:
-        before = _count(db, "COMPLETE")
+        before = count_trials(db, "COMPLETE")
         if before >= trials - 1:
             break
         target = before + rng.randint(1, max(1, min(4, trials - 1 - before)))
         p = _start(cmd)
-        while p.poll() is None and _count(db, "COMPLETE") < target:
+        while p.poll() is None and count_trials(db, "COMPLETE") < target:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.1))
         if p.poll() is not None:
@@ -136,7 +117,7 @@ def trial_kills(data: Path, work: Path, kills: int, trials: int,
         p.send_signal(signal.SIGKILL)
         p.wait()
         done += 1
-        running_left += _count(db, "RUNNING")
+        running_left += count_trials(db, "RUNNING")
     _run_to_end(cmd)
     study = optuna.load_study(study_name="codesign", storage=f"sqlite:///{db}")
     states = [t.state.name for t in study.trials]

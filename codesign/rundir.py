@@ -20,6 +20,7 @@ import fcntl
 import os
 import shutil
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -194,6 +195,30 @@ def _check_design(x: Any, where: str, path: Path, recover: str, require: tuple[s
                          f"{recover}")
 
 
+def count_trials(db: str | Path, state: str) -> int:
+    """Trials in ``state`` (``COMPLETE``, ``RUNNING``, ``FAIL``, ``WAITING``) of a run's SQLite
+    study, read without Optuna while a search may be writing it (0 until its tables exist).
+
+    The connection is read-write: after a ``kill -9`` the file may carry a hot journal that only
+    a writable connection can roll back (SQLite's own crash recovery)."""
+    db = Path(db)
+    for _ in range(100):
+        if not db.is_file():
+            return 0
+        try:
+            con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
+            try:
+                return int(con.execute("SELECT COUNT(*) FROM trials WHERE state = ?",
+                                       (state,)).fetchone()[0])
+            finally:
+                con.close()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            time.sleep(0.01)  # busy: ask again
+    return 0
+
+
 # ------------------------------------------------------------------------------ leftovers
 def pid_alive(pid: int) -> bool:
     try:
@@ -222,6 +247,6 @@ def remove_stale_temp_dirs(parent: Path, prefix: str) -> list[Path]:
     return removed
 
 
-__all__ = ["RunLock", "load_checkpoint", "check_sqlite_file", "load_pareto",
+__all__ = ["count_trials", "RunLock", "load_checkpoint", "check_sqlite_file", "load_pareto",
            "remove_stale_temp_dirs", "pid_alive", "REQUEST_FILE", "SUPERNET_FILE",
            "STUDY_FILE", "PARETO_FILE", "DESIGN_FIELDS"]

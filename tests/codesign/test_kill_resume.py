@@ -11,7 +11,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import optuna
 import pytest
+
+from codesign.rundir import count_trials
 
 pytestmark = pytest.mark.slow
 
@@ -43,27 +44,6 @@ def _finish(p: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
     return p.returncode, out, err
 
 
-def _count(db: Path, state: str) -> int:
-    """Trials of ``state`` in the SQLite study (0 until its tables exist)."""
-    for _ in range(100):
-        if not db.is_file():
-            return 0
-        try:
-            # read-write: after a kill -9 the file may carry a hot journal, which only a
-            # writable connection can roll back (read-only ones fail until someone does)
-            con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=30)
-            try:
-                return con.execute("SELECT COUNT(*) FROM trials WHERE state = ?",
-                                   (state,)).fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                return 0
-            time.sleep(0.01)  # busy: ask again
-    return 0
-
-
 def _study(url: str) -> optuna.Study:
     return optuna.load_study(study_name="codesign", storage=url)
 
@@ -86,10 +66,10 @@ def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):
     db = out / "study.db"
     kills = 0
     for _ in range(4):
-        before = _count(db, "COMPLETE")
+        before = count_trials(db, "COMPLETE")
         target = before + rng.randint(1, 5)
         p = _start(cmd)
-        while p.poll() is None and _count(db, "COMPLETE") < target:
+        while p.poll() is None and count_trials(db, "COMPLETE") < target:
             time.sleep(0.02)
         time.sleep(rng.uniform(0, 0.08))  # anywhere inside a trial
         if p.poll() is not None:
@@ -99,7 +79,7 @@ def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):
         _kill(p)
         kills += 1
     assert kills >= 3, "the search finished before it could be killed three times"
-    assert _count(db, "COMPLETE") < trials
+    assert count_trials(db, "COMPLETE") < trials
     rc, stdout, err = _finish(_start(cmd))
     assert rc == 0, err
     study = _study(f"sqlite:///{db}")
@@ -141,7 +121,7 @@ def test_kill_during_training_resumes_to_the_uninterrupted_front(data, tmp_path)
             break
         _kill(p)
         kills += 1
-        assert _count(db, "COMPLETE") == 0, "killed after training: make training longer"
+        assert count_trials(db, "COMPLETE") == 0, "killed after training: make training longer"
     assert kills == 2
     rc, _, err = _finish(_start(cmd))
     assert rc == 0, err

@@ -13,7 +13,7 @@ from codesign.supernet import train as T
 
 
 class _Killed(Exception):
-    pass
+    """The stand-in for SIGKILL: raised right after a checkpoint was written."""
 
 
 @pytest.fixture(scope="module")
