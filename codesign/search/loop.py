@@ -36,7 +36,7 @@ from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
 from codesign.rundir import (PARETO_FILE, REQUEST_FILE, STUDY_FILE, SUPERNET_FILE, RunLock,
                              check_sqlite_file, load_pareto)
-from codesign.search.study import STUDY_NAME, TrialStore
+from codesign.search.study import TrialStore
 from codesign.search.pareto import (FPGA_OBJECTIVES, LATENCY_OBJECTIVES, best, knee, mark_front,
                                     plot_pareto, write_pareto)
 from codesign.search.screen import screened_candidates
@@ -185,8 +185,8 @@ def inspect_run_dir(request: SearchRequest) -> bool:
                              "choose another --out or remove it",
                              ["a new or matching run directory"])
         if request.storage is None:
-            check_sqlite_file(out / STUDY_FILE, f"remove it to restart the search from the "
-                              f"trained supernet (its completed trials are lost)")
+            check_sqlite_file(out / STUDY_FILE, "remove it to restart the search from the "
+                              "trained supernet (its completed trials are lost)")
         return True
     if out.exists() and any(out.iterdir()):
         raise InputError("out", f"{out} exists and is not a codesign run directory",
@@ -361,6 +361,7 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
     latency_extra = ({"latency_target": pricer.latency.table.describe_target()}
                      if pricer.latency is not None else {})
     store.record_session(session, {"search_s": search_s, "total_s": time.perf_counter() - t_start})
+    completed = store.completed()
     timing = store.timing()
     timing = {"train_s": round(sum(h["seconds"] for h in history), 1),
               "search_s": timing.get("search_s", 0.0), "total_s": timing.get("total_s", 0.0),
@@ -373,9 +374,9 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
                           best=_id_at(designs, best(designs)),
                           knee=_id_at(designs, knee(designs, objectives)),
                           timing=timing, train_history=history, device=str(device),
-                          trials={"completed": len(store.completed()),
+                          trials={"completed": len(completed),
                                   "evaluated": sum(bool(t.user_attrs.get("evaluated"))
-                                                   for t in store.completed())},
+                                                   for t in completed)},
                           **latency_extra)
     budgets = request.budgets()
     if pricer.latency is not None:
