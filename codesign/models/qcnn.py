@@ -6,6 +6,13 @@ convolutions and fully connected layers, each followed by BatchNorm and a quanti
 (FINN's streamlining folds BN and the scales into thresholds), max-pooling on quantized
 activations, and a final fully connected layer whose accumulator is the output.
 
+1-bit layers follow FINN's binarized networks (BNN-PYNQ): 1-bit weights are binary
+``{-s, +s}`` (Brevitas's :class:`~brevitas.quant.binary.SignedBinaryWeightPerTensorConst`,
+exported as QONNX ``BipolarQuant``), 1-bit activations are bipolar ``{-1, +1}`` (a sign after
+BN, :class:`~brevitas.quant.binary.SignedBinaryActPerTensorConst`), which FINN turns into a
+single threshold per channel.  A narrow-range signed integer quantizer cannot do 1 bit: it has
+no non-zero level, and its max-abs scale divides by zero (NaN).
+
 Module names (``blocks.<layer>.conv|linear|bn|act``) are shared with the supernet so that
 ``Supernet.extract`` can fill this model with a plain ``load_state_dict``.
 """
@@ -14,7 +21,9 @@ from __future__ import annotations
 import torch
 from brevitas.core.scaling import ScalingImplType
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from brevitas.core.function_wrapper import TensorClamp
 from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from brevitas.quant.binary import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
 from torch import nn
 
 from hw_models.network import LayerSpec, NetworkSpec
@@ -35,21 +44,47 @@ class WeightQuant(Int8WeightPerTensorFloat):
     """Signed, narrow-range, per-tensor max-abs scaled weights (FINN-friendly); bits set per layer."""
 
 
+class BinaryWeightQuant(SignedBinaryWeightPerTensorConst):
+    """1-bit weights ``sign(w) * 0.1`` (the weight is clipped to the scale on the way, not in
+    place: a supernet's weight is shared with its wider bit widths).  The scale is irrelevant
+    to accuracy, since BN follows every layer that may take 1-bit weights."""
+
+    tensor_clamp_impl = TensorClamp
+
+
 class ActQuant(Uint8ActPerTensorFloat):
     """Unsigned activation after ReLU with a learned per-tensor range; bits set per layer."""
 
 
-def make_conv(cin: int, cout: int, layer: LayerSpec, **kw) -> QuantConv2d:
+class BipolarActQuant(SignedBinaryActPerTensorConst):
+    """1-bit activation: ``+1`` where BN's output is >= 0, else ``-1`` (FINN's bipolar)."""
+
+
+def weight_quant_for(bits: int) -> type:
+    return BinaryWeightQuant if bits == 1 else WeightQuant
+
+
+def make_conv(cin: int, cout: int, layer: LayerSpec, weight_bit_width: int, **kw) -> QuantConv2d:
+    if weight_bit_width == 1:
+        return QuantConv2d(cin, cout, layer.kernel, stride=layer.stride, padding=layer.padding,
+                           bias=False, weight_quant=BinaryWeightQuant, **kw)
     return QuantConv2d(cin, cout, layer.kernel, stride=layer.stride, padding=layer.padding,
-                       bias=False, weight_quant=WeightQuant, **kw)
+                       bias=False, weight_quant=WeightQuant, weight_bit_width=weight_bit_width,
+                       **kw)
 
 
-def make_linear(fin: int, fout: int, **kw) -> QuantLinear:
-    return QuantLinear(fin, fout, bias=False, weight_quant=WeightQuant, **kw)
+def make_linear(fin: int, fout: int, weight_bit_width: int) -> QuantLinear:
+    if weight_bit_width == 1:
+        return QuantLinear(fin, fout, bias=False, weight_quant=BinaryWeightQuant)
+    return QuantLinear(fin, fout, bias=False, weight_quant=WeightQuant,
+                       weight_bit_width=weight_bit_width)
 
 
-def make_act(bits: int) -> QuantReLU:
-    return QuantReLU(act_quant=ActQuant, bit_width=bits, return_quant_tensor=True)
+def make_act(bits: int, return_quant_tensor: bool = True) -> nn.Module:
+    """The activation after BN: a bipolar sign at 1 bit, else an unsigned quantized ReLU."""
+    if bits == 1:
+        return QuantIdentity(act_quant=BipolarActQuant, return_quant_tensor=return_quant_tensor)
+    return QuantReLU(act_quant=ActQuant, bit_width=bits, return_quant_tensor=return_quant_tensor)
 
 
 def make_input_quant(bits: int) -> QuantIdentity:

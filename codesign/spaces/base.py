@@ -172,4 +172,4 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
 
 
 def _load_builtin() -> None:
-    from codesign.spaces import cnv  # noqa: F401  (registers itself)
+    from codesign.spaces import cnv, cnv_l  # noqa: F401  (register themselves)

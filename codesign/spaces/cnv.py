@@ -1,17 +1,30 @@
-"""The default space: a small FINN-friendly CNN (CNV-style) for 28x28 and 32x32 images.
+"""CNV-style FINN-friendly CNNs: stages of 3x3 convolutions, each ending in a 2x2 max-pool,
+then two fully connected layers.
 
-Structure (layer names are stable, whatever the depth)::
+Two registered spaces share this code:
 
-    stage 0: conv0 [conv1]   3x3, padding 1, width arch.s0.width      -> pool0 (2x2)
-    stage 1: conv2 [conv3]   3x3, padding 1, width arch.s1.width      -> pool1 (2x2)
+* ``cnv`` (the README default): two stages of one or two convs, for 28x28 and 32x32 images,
+  widths up to 32/64, fc head up to 128, 2-4 bits;
+* ``cnv-l`` (:mod:`codesign.spaces.cnv_l`): the CIFAR-scale space, three stages of one to three
+  convs, widths up to 64/128/256, fc head up to 512, 1-bit (binary weights, bipolar
+  activations, as FINN's BNN-PYNQ networks) to 4-bit, 8-bit at the edges.
+
+Structure (layer names are stable, whatever the depth; ``D`` = the largest stage depth)::
+
+    stage s: conv{s*D} .. conv{s*D + depth_s - 1}   3x3, padding 1, width arch.s{s}.width
+             -> pool{s} (2x2)
     fc0: arch.fc0.width features, fc1: classes (its accumulator is the output)
+
+so ``cnv`` has conv0 [conv1] pool0 conv2 [conv3] pool1 fc0 fc1.
 
 Slots:
 
-* ``arch.s{0,1}.depth`` in {1, 2} (conv1 / conv3 present when 2), ``arch.s0.width``,
-  ``arch.s1.width``, ``arch.fc0.width``;
+* ``arch.s{k}.depth``, ``arch.s{k}.width`` per stage, ``arch.fc0.width``;
 * ``quant.<layer>.w`` weight bits, ``quant.<layer>.a`` output activation bits (none for fc1);
   the first and last layers may also take 8-bit weights (the usual accuracy-sensitive pair);
+  1-bit weights are binary {-s, +s}, 1-bit activations bipolar {-1, +1} (FINN's BNN
+  convention, priced as such by the cost model); the last layer has no BN after it, so it never
+  takes 1-bit weights;
 * ``fold.<layer>.pe`` / ``fold.<layer>.simd`` as powers of two; :meth:`describe` maps each to
   the largest *legal* value not above it (PE | C_out; SIMD | MW and, for convolutions,
   SIMD | C_in), so every candidate describes a buildable folding.
@@ -21,6 +34,7 @@ classifier then sees the same feature-map size in every subnet.
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -30,45 +44,71 @@ from fpga.folding import divisors
 from hw_models.network import InputSpec, NetworkSpec
 from codesign.spaces.base import Candidate, SearchSpace, Slot, register_space
 
+FOLD_CHOICES = (1, 2, 4, 8, 16, 32, 64)
+#: the compute layers of the default ``cnv`` space (two stages of at most two convs)
 CONV_LAYERS = ("conv0", "conv1", "conv2", "conv3")
 FC_LAYERS = ("fc0", "fc1")
 COMPUTE_LAYERS = CONV_LAYERS + FC_LAYERS
-FOLD_CHOICES = (1, 2, 4, 8, 16, 32, 64)
 
 
-class CnvSpace(SearchSpace):
-    """Two conv stages + two fc layers, searched over depth, width, bits and folding."""
+class StagedCnvSpace(SearchSpace):
+    """Conv stages + two fc layers, searched over depth, width, bits and folding."""
 
     name = "cnv"
 
     def __init__(self, input_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10,
-                 input_bits: int = 8,
-                 s0_widths: tuple[int, ...] = (8, 16, 32), s1_widths: tuple[int, ...] = (16, 32, 64),
-                 fc_widths: tuple[int, ...] = (32, 64, 128),
+                 input_bits: int = 8, stage_widths: tuple[tuple[int, ...], ...] = ((8, 16, 32),
+                                                                                (16, 32, 64)),
+                 depths: tuple[int, ...] = (1, 2), fc_widths: tuple[int, ...] = (32, 64, 128),
                  weight_bits: tuple[int, ...] = (2, 3, 4), act_bits: tuple[int, ...] = (2, 3, 4),
-                 edge_weight_bits: tuple[int, ...] = (2, 3, 4, 8)) -> None:
+                 edge_weight_bits: tuple[int, ...] = (2, 3, 4, 8),
+                 first_weight_bits: tuple[int, ...] | None = None) -> None:
         c, h, w = (int(v) for v in input_shape)
-        if h < 4 or w < 4:
-            raise InputError("input_shape", f"{input_shape} is too small for two 2x2 pools",
-                             ["C x H x W with H, W >= 4"])
+        self.n_stages = len(stage_widths)
+        side = 2 ** self.n_stages
+        if h < side or w < side:
+            raise InputError("input_shape", f"{input_shape} is too small for {self.n_stages} "
+                             f"2x2 pools", [f"C x H x W with H, W >= {side}"])
         # the exported model quantizes its float input on the FPGA (FINN's input Thresholding)
         self.input = InputSpec(c, h, w, input_bits, thresholding=True)
         self.num_classes = int(num_classes)
-        self.widths = {"s0": tuple(s0_widths), "s1": tuple(s1_widths), "fc0": tuple(fc_widths)}
+        self.depths = tuple(sorted(depths))
+        self.widths = {f"s{k}": tuple(ws) for k, ws in enumerate(stage_widths)}
+        self.widths["fc0"] = tuple(fc_widths)
         self.weight_bits, self.act_bits = tuple(weight_bits), tuple(act_bits)
         self.edge_weight_bits = tuple(edge_weight_bits)
+        # the first layer has BN after it, so it may take what the middle layers take, too
+        self.first_weight_bits = tuple(first_weight_bits or edge_weight_bits)
+        self.max_depth = max(self.depths)
         self._slots = self._make_slots()
 
+    # ------------------------------------------------------------------ slots
+    def stage_layers(self, k: int) -> tuple[str, ...]:
+        """The conv names stage ``k`` can hold, in order (its depth decides how many are used)."""
+        return tuple(f"conv{k * self.max_depth + i}" for i in range(self.max_depth))
+
+    @property
+    def compute_layers(self) -> tuple[str, ...]:
+        convs = tuple(n for k in range(self.n_stages) for n in self.stage_layers(k))
+        return convs + FC_LAYERS
+
+    @property
+    def depth_slots(self) -> tuple[str, ...]:
+        return tuple(f"arch.s{k}.depth" for k in range(self.n_stages))
+
     def _make_slots(self) -> tuple[Slot, ...]:
-        s = [Slot("arch.s0.depth", (1, 2)), Slot("arch.s0.width", self.widths["s0"]),
-             Slot("arch.s1.depth", (1, 2)), Slot("arch.s1.width", self.widths["s1"]),
-             Slot("arch.fc0.width", self.widths["fc0"])]
-        for layer in COMPUTE_LAYERS:
-            edge = layer in ("conv0", "fc1")
-            s.append(Slot(f"quant.{layer}.w", self.edge_weight_bits if edge else self.weight_bits))
+        s = []
+        for k in range(self.n_stages):
+            s += [Slot(f"arch.s{k}.depth", self.depths), Slot(f"arch.s{k}.width",
+                                                              self.widths[f"s{k}"])]
+        s.append(Slot("arch.fc0.width", self.widths["fc0"]))
+        for layer in self.compute_layers:
+            bits = (self.first_weight_bits if layer == "conv0" else
+                    self.edge_weight_bits if layer == "fc1" else self.weight_bits)
+            s.append(Slot(f"quant.{layer}.w", bits))
             if layer != "fc1":
                 s.append(Slot(f"quant.{layer}.a", self.act_bits))
-        for layer in COMPUTE_LAYERS:
+        for layer in self.compute_layers:
             s.append(Slot(f"fold.{layer}.pe", FOLD_CHOICES))
             s.append(Slot(f"fold.{layer}.simd", FOLD_CHOICES))
         return tuple(s)
@@ -81,38 +121,40 @@ class CnvSpace(SearchSpace):
         """Constructor arguments, so a run directory can rebuild the same space."""
         return {"input_shape": [self.input.channels, self.input.height, self.input.width],
                 "num_classes": self.num_classes, "input_bits": self.input.bits,
-                "s0_widths": list(self.widths["s0"]), "s1_widths": list(self.widths["s1"]),
-                "fc_widths": list(self.widths["fc0"]), "weight_bits": list(self.weight_bits),
-                "act_bits": list(self.act_bits), "edge_weight_bits": list(self.edge_weight_bits)}
+                "stage_widths": [list(self.widths[f"s{k}"]) for k in range(self.n_stages)],
+                "depths": list(self.depths), "fc_widths": list(self.widths["fc0"]),
+                "weight_bits": list(self.weight_bits), "act_bits": list(self.act_bits),
+                "edge_weight_bits": list(self.edge_weight_bits),
+                "first_weight_bits": list(self.first_weight_bits)}
 
     # ------------------------------------------------------------------ structure
     def active_layers(self, c: Candidate) -> list[str]:
         """Names of the compute layers present in candidate ``c``, in order."""
-        names = ["conv0"] + (["conv1"] if c["arch.s0.depth"] == 2 else [])
-        names += ["conv2"] + (["conv3"] if c["arch.s1.depth"] == 2 else [])
+        names: list[str] = []
+        for k in range(self.n_stages):
+            names += list(self.stage_layers(k)[:c[f"arch.s{k}.depth"]])
         return names + ["fc0", "fc1"]
 
     def layer_dicts(self, c: Candidate, folded: bool = True) -> list[dict[str, Any]]:
         """The network-JSON layer list for ``c`` (folding as chosen, not yet legalized)."""
         out: list[dict[str, Any]] = []
-        for name in self.active_layers(c):
-            d: dict[str, Any] = {"name": name, "weight_bits": c[f"quant.{name}.w"],
-                                 "act_bits": c.get(f"quant.{name}.a")}
-            if name.startswith("conv"):
-                stage = "s0" if name in ("conv0", "conv1") else "s1"
-                d.update(op="conv", out_channels=c[f"arch.{stage}.width"], kernel=3, stride=1,
-                         padding=1)
-            else:
-                d.update(op="fc", out_features=(c["arch.fc0.width"] if name == "fc0"
-                                                else self.num_classes))
-            if folded:
-                d.update(pe=c[f"fold.{name}.pe"], simd=c[f"fold.{name}.simd"])
-            out.append(d)
-            if name in ("conv1", "conv3") or (name == "conv0" and c["arch.s0.depth"] == 1) or \
-                    (name == "conv2" and c["arch.s1.depth"] == 1):
-                out.append({"name": "pool0" if name in ("conv0", "conv1") else "pool1",
-                            "op": "maxpool", "kernel": 2})
+        for k in range(self.n_stages):
+            for name in self.stage_layers(k)[:c[f"arch.s{k}.depth"]]:
+                out.append(self._layer(c, name, folded, op="conv",
+                                       out_channels=c[f"arch.s{k}.width"], kernel=3, stride=1,
+                                       padding=1))
+            out.append({"name": f"pool{k}", "op": "maxpool", "kernel": 2})
+        out.append(self._layer(c, "fc0", folded, op="fc", out_features=c["arch.fc0.width"]))
+        out.append(self._layer(c, "fc1", folded, op="fc", out_features=self.num_classes))
         return out
+
+    @staticmethod
+    def _layer(c: Candidate, name: str, folded: bool, **shape: Any) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": name, "weight_bits": c[f"quant.{name}.w"],
+                             "act_bits": c.get(f"quant.{name}.a"), **shape}
+        if folded:
+            d.update(pe=c[f"fold.{name}.pe"], simd=c[f"fold.{name}.simd"])
+        return d
 
     def describe(self, c: Candidate) -> NetworkSpec:
         """The network for ``c`` with each PE/SIMD lowered to the nearest legal value."""
@@ -127,28 +169,41 @@ class CnvSpace(SearchSpace):
             folding[layer.name] = (pe, _largest_legal(c[f"fold.{layer.name}.simd"], sorted(simd_ok)))
         return spec.with_folding(folding)
 
-    def nonlinearity_groups(self) -> dict[int, list[tuple[int, int]]]:
+    # ------------------------------------------------------------------ few-shot structure
+    def nonlinearity_count(self, c: Candidate) -> int:
+        """Activation layers on the path: one per conv, plus fc0's."""
+        return sum(int(c[s]) for s in self.depth_slots) + 1
+
+    def nonlinearity_groups(self) -> dict[int, list[tuple[int, ...]]]:
         """Stage depths grouped by the number of nonlinear functions on the path (EFS-NAS):
-        ``n = depth0 + depth1 + 1`` ReLUs (the fc0 one included) -> {3: [(1,1)], 4: [(1,2), (2,1)],
-        5: [(2,2)]}."""
-        groups: dict[int, list[tuple[int, int]]] = {}
-        for d0 in self.slot("arch.s0.depth").choices:
-            for d1 in self.slot("arch.s1.depth").choices:
-                groups.setdefault(d0 + d1 + 1, []).append((d0, d1))
+        for ``cnv``, ``n = depth0 + depth1 + 1`` ReLUs (the fc0 one included) ->
+        {3: [(1,1)], 4: [(1,2), (2,1)], 5: [(2,2)]}."""
+        groups: dict[int, list[tuple[int, ...]]] = {}
+        for combo in itertools.product(*(self.slot(s).choices for s in self.depth_slots)):
+            groups.setdefault(sum(combo) + 1, []).append(tuple(combo))
         return dict(sorted(groups.items()))
 
-    def balanced_samples(self, rng: np.random.Generator) -> list[Candidate]:
-        """One uniformly drawn candidate from each nonlinearity group, so every depth class is
-        trained at every step (EFS-NAS's supernet-balanced sampling, quantized_supernets.md §1)."""
+    def with_depths(self, c: Candidate, combo: tuple[int, ...]) -> Candidate:
+        return c.replace(**dict(zip(self.depth_slots, combo)))
+
+    def balanced_samples(self, rng: np.random.Generator,
+                         groups: list[int] | None = None) -> list[Candidate]:
+        """One uniformly drawn candidate from each nonlinearity group (of ``groups``, default
+        all), so every depth class is trained at every step (EFS-NAS's supernet-balanced
+        sampling, quantized_supernets.md §1)."""
         out = []
-        for combos in self.nonlinearity_groups().values():
-            d0, d1 = combos[int(rng.integers(len(combos)))]
-            out.append(self.sample(rng).replace(**{"arch.s0.depth": d0, "arch.s1.depth": d1}))
+        for n, combos in self.nonlinearity_groups().items():
+            if groups is not None and n not in groups:
+                continue
+            combo = combos[int(rng.integers(len(combos)))]
+            out.append(self.with_depths(self.sample(rng), combo))
         return out
 
+    # ------------------------------------------------------------------ seeds
     def seeds(self) -> list[Candidate]:
         """Uniform-precision CNNs as a user would write them by hand: every layer at one bit
-        width (4, else the widest choice below it), each width level, one and two convs per stage.
+        width (4, else the widest choice below it), each width level, at the smallest and
+        the largest depth per stage.
 
         Folding slots start fully folded (1); the search loop repairs them for the frame-rate floor.
         """
@@ -156,13 +211,13 @@ class CnvSpace(SearchSpace):
         bits = max([b for b in common if b <= 4] or common or [max(self.weight_bits)])
         out = []
         n_levels = max(len(v) for v in self.widths.values())
-        for depth in (1, 2):
+        for depth in sorted({min(self.depths), max(self.depths)}):
             for level in range(n_levels):
                 c = {s.name: 1 for s in self.slots if s.name.startswith("fold.")}
-                for key in ("s0", "s1", "fc0"):
-                    ws = self.widths[key]
+                for key, ws in self.widths.items():
                     c[f"arch.{key}.width"] = ws[min(level, len(ws) - 1)]
-                c["arch.s0.depth"] = c["arch.s1.depth"] = depth
+                for s in self.depth_slots:
+                    c[s] = depth
                 for s in self.slots:
                     if s.name.startswith("quant."):
                         c[s.name] = bits if bits in s.choices else max(s.choices)
@@ -177,6 +232,28 @@ class CnvSpace(SearchSpace):
                 if v in FOLD_CHOICES:
                     changes[f"fold.{layer.name}.{key}"] = v
         return c.replace(**changes)
+
+
+class CnvSpace(StagedCnvSpace):
+    """The default space: two stages of one or two convs (``cnv``)."""
+
+    name = "cnv"
+
+    def __init__(self, input_shape: tuple[int, int, int] = (1, 28, 28), num_classes: int = 10,
+                 input_bits: int = 8,
+                 s0_widths: tuple[int, ...] = (8, 16, 32), s1_widths: tuple[int, ...] = (16, 32, 64),
+                 fc_widths: tuple[int, ...] = (32, 64, 128),
+                 weight_bits: tuple[int, ...] = (2, 3, 4), act_bits: tuple[int, ...] = (2, 3, 4),
+                 edge_weight_bits: tuple[int, ...] = (2, 3, 4, 8)) -> None:
+        super().__init__(input_shape, num_classes, input_bits, (tuple(s0_widths), tuple(s1_widths)),
+                         (1, 2), fc_widths, weight_bits, act_bits, edge_weight_bits)
+
+    def config(self) -> dict[str, Any]:
+        return {"input_shape": [self.input.channels, self.input.height, self.input.width],
+                "num_classes": self.num_classes, "input_bits": self.input.bits,
+                "s0_widths": list(self.widths["s0"]), "s1_widths": list(self.widths["s1"]),
+                "fc_widths": list(self.widths["fc0"]), "weight_bits": list(self.weight_bits),
+                "act_bits": list(self.act_bits), "edge_weight_bits": list(self.edge_weight_bits)}
 
 
 def _largest_legal(value: int, legal: list[int]) -> int:

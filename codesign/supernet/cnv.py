@@ -1,4 +1,4 @@
-"""Weight-sharing quantized supernet for the ``cnv`` search space.
+"""Weight-sharing quantized supernet for the staged CNV spaces (``cnv``, ``cnv-l``).
 
 ``activate(c)`` selects a subnet (depth, widths, bits) for the following forwards;
 ``extract(c)`` returns the static Brevitas :class:`~codesign.models.qcnn.QuantCNN` of that
@@ -13,30 +13,36 @@ from torch import nn
 
 from codesign.models.qcnn import QuantCNN, make_input_quant
 from codesign.spaces.base import Candidate
-from codesign.spaces.cnv import COMPUTE_LAYERS, CnvSpace
+from codesign.spaces.cnv import COMPUTE_LAYERS, StagedCnvSpace
+from codesign.supernet import register_supernet
 from codesign.supernet.elastic import ElasticBN, ElasticLayer
 from hw_models.network import NetworkSpec
 
 
 class CnvSupernet(nn.Module):
-    """All subnets of a :class:`CnvSpace` in one network at the largest shape."""
+    """All subnets of a :class:`StagedCnvSpace` in one network at the largest shape."""
 
-    def __init__(self, space: CnvSpace) -> None:
+    def __init__(self, space: StagedCnvSpace) -> None:
         super().__init__()
         self.space = space
         inp = space.input
-        w0, w1, wf = (max(space.widths[k]) for k in ("s0", "s1", "fc0"))
         acts = tuple(sorted(set(space.act_bits)))
-        self.feat_hw = (inp.height // 2 // 2) * (inp.width // 2 // 2)
+        self.feat_hw = (inp.height >> space.n_stages) * (inp.width >> space.n_stages)
         self.input_quant = make_input_quant(inp.bits)
-        self.blocks = nn.ModuleDict({
-            "conv0": ElasticLayer("conv", inp.channels, w0, acts),
-            "conv1": ElasticLayer("conv", w0, w0, acts),
-            "conv2": ElasticLayer("conv", w0, w1, acts),
-            "conv3": ElasticLayer("conv", w1, w1, acts),
-            "fc0": ElasticLayer("fc", w1 * self.feat_hw, wf, acts),
-            "fc1": ElasticLayer("fc", wf, space.num_classes, ()),
-        })
+        blocks: dict[str, ElasticLayer] = {}
+        c_in = inp.channels
+        for k in range(space.n_stages):
+            w = max(space.widths[f"s{k}"])
+            for name in space.stage_layers(k):
+                blocks[name] = ElasticLayer("conv", c_in, w, acts,
+                                            weight_bits=space.slot(f"quant.{name}.w").choices)
+                c_in = w
+        wf = max(space.widths["fc0"])
+        blocks["fc0"] = ElasticLayer("fc", c_in * self.feat_hw, wf, acts,
+                                     weight_bits=space.slot("quant.fc0.w").choices)
+        blocks["fc1"] = ElasticLayer("fc", wf, space.num_classes, (),
+                                     weight_bits=space.slot("quant.fc1.w").choices)
+        self.blocks = nn.ModuleDict(blocks)
         self.pool = nn.MaxPool2d(2)
         self._active: Candidate | None = None
 
@@ -71,6 +77,13 @@ class CnvSupernet(nn.Module):
             if pool:
                 x = self.pool(x)
         return x
+
+    @torch.no_grad()
+    def inherit_ranges(self) -> None:
+        """Switchable precision: narrower activation widths start from the widest one's range
+        (:meth:`ElasticLayer.inherit_ranges`); call after every training step."""
+        for block in self.blocks.values():
+            block.inherit_ranges()
 
     # ------------------------------------------------------------------ BN recalibration
     def bn_layers(self) -> Iterable[ElasticBN]:
@@ -112,11 +125,16 @@ class CnvSupernet(nn.Module):
         return model.to(device)
 
 
-def largest(space: CnvSpace) -> Candidate:
+@register_supernet("cnv", "cnv-l")
+def _build(space: StagedCnvSpace) -> CnvSupernet:
+    return CnvSupernet(space)
+
+
+def largest(space: StagedCnvSpace) -> Candidate:
     return space.extreme(largest=True)
 
 
-def smallest(space: CnvSpace) -> Candidate:
+def smallest(space: StagedCnvSpace) -> Candidate:
     return space.extreme(largest=False)
 
 

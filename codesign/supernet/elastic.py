@@ -7,8 +7,16 @@ The recipe follows ``shared/reference/quantized_supernets.md`` (section 3.6 and 
   :class:`BitWidthHolder` (no quantizer re-initialisation).  The per-tensor max-abs scale is
   computed on the *active slice*, exactly as the extracted static layer will compute it, so a
   subnet evaluated in the supernet and the same subnet extracted give the same output.
-* **Activations**: one ``QuantReLU`` per bit width (each with its own learned range): a shared
-  range gets gradients ~2000x larger at 2 bits than at 8 bits.
+* **1-bit weights** use Brevitas's binary quantizer (``sign(w) * s``,
+  :class:`~codesign.models.qcnn.BinaryWeightQuant`) on the same slice: a narrow-range integer
+  quantizer has no level at 1 bit.
+* **Activations**: one quantizer per bit width (switchable precision): a ``QuantReLU`` with its
+  own learned range per width (a shared range gets gradients ~2000x larger at 2 bits than at
+  8 bits), a bipolar sign at 1 bit.  *Inheritance*: the widest width collects the range
+  statistics (the largest subnet runs at the widest bits every step); when it has its range,
+  every narrower width that has not learned one yet starts from it
+  (:meth:`ElasticLayer.inherit_ranges`), instead of each width collecting statistics from
+  the few steps it happens to be sampled in.
 * **BatchNorm**: one BN at the largest width, sliced; statistics are recalibrated per subnet
   before it is evaluated (:meth:`ElasticBN.begin_calibration`).
 """
@@ -18,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codesign.models.qcnn import ActQuant, WeightQuant
-from brevitas.nn import QuantConv2d, QuantLinear, QuantReLU
+from codesign.models.qcnn import BinaryWeightQuant, WeightQuant, make_act
+from brevitas.nn import QuantConv2d, QuantLinear
 
 
 class BitWidthHolder(nn.Module):
@@ -81,7 +89,8 @@ class ElasticLayer(nn.Module):
     """conv or fc at max shape -> sliced BN -> per-bit QuantReLU (act optional)."""
 
     def __init__(self, op: str, max_in: int, max_out: int, act_bits: tuple[int, ...],
-                 kernel: int = 3, stride: int = 1, padding: int = 1) -> None:
+                 kernel: int = 3, stride: int = 1, padding: int = 1,
+                 weight_bits: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.op = op
         self.weight_bits = BitWidthHolder(8)
@@ -92,11 +101,13 @@ class ElasticLayer(nn.Module):
         else:
             self.linear = QuantLinear(max_in, max_out, bias=False, weight_quant=WeightQuant,
                                       weight_bit_width_impl=self.weight_bits)
+        if 1 in weight_bits:  # the binary quantizer of the static 1-bit layer, on the same weight
+            self.binary_quant = BinaryWeightQuant.let(
+                tracked_parameter_list=[self.core.weight]).tensor_quant
         self.has_act = bool(act_bits)
         if self.has_act:
             self.bn = ElasticBN(max_out)
-            self.acts = nn.ModuleDict({str(b): QuantReLU(act_quant=ActQuant, bit_width=b,
-                                                         return_quant_tensor=False)
+            self.acts = nn.ModuleDict({str(b): make_act(b, return_quant_tensor=False)
                                        for b in act_bits})
 
     @property
@@ -105,9 +116,12 @@ class ElasticLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, c_in: int, c_out: int, w_bits: int,
                 a_bits: int | None) -> torch.Tensor:
-        self.weight_bits.set(w_bits)
         core = self.core
-        w = core.weight_quant(core.weight[:c_out, :c_in]).value
+        if w_bits == 1:
+            w = self.binary_quant(core.weight[:c_out, :c_in])[0]
+        else:
+            self.weight_bits.set(w_bits)
+            w = core.weight_quant(core.weight[:c_out, :c_in]).value
         if self.op == "conv":
             y = F.conv2d(x, w, None, core.stride, core.padding)
         else:
@@ -115,6 +129,24 @@ class ElasticLayer(nn.Module):
         if self.has_act and a_bits is not None:
             y = self.acts[str(a_bits)](self.bn(y))
         return y
+
+    @torch.no_grad()
+    def inherit_ranges(self) -> None:
+        """Narrower activation widths start from the widest one's learned range (see the module
+        docstring); a width that already learned its own range keeps it."""
+        if not self.has_act:
+            return
+        scalers = {int(b): _range_scaler(a) for b, a in self.acts.items()}
+        scalers = {b: s for b, s in scalers.items() if s is not None}
+        if not scalers:
+            return
+        top = scalers[max(scalers)]
+        if top.counter <= top.collect_stats_steps:
+            return  # the widest width is still collecting its statistics
+        for b, s in scalers.items():
+            if s is not top and s.counter <= s.collect_stats_steps:
+                s.value.copy_(top.value)
+                s.counter = s.collect_stats_steps + 1
 
     def static_state(self, c_in: int, c_out: int, a_bits: int | None, prefix: str) -> dict:
         """State-dict entries of the matching static ``QuantBlock`` (see codesign.models.qcnn)."""
@@ -128,3 +160,12 @@ class ElasticLayer(nn.Module):
             for k, v in self.acts[str(a_bits)].state_dict().items():
                 sd[f"{prefix}.act.{k}"] = v.detach().clone()
         return sd
+
+
+def _range_scaler(act: nn.Module):
+    """The learned-range module of a Brevitas activation quantizer, if it has one (a bipolar
+    sign has a constant scale)."""
+    from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
+
+    return next((m for m in act.modules() if isinstance(m, ParameterFromRuntimeStatsScaling)),
+                None)
