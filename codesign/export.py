@@ -43,7 +43,7 @@ from hw_models.network import NetworkSpec
 
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
-from codesign.rundir import (DESIGN_FIELDS, SUPERNET_FILE, load_checkpoint, load_pareto,
+from codesign.rundir import (DESIGN_FIELDS, load_pareto,
                              remove_stale_temp_dirs)
 from codesign.search.loop import build_space
 from codesign.spaces.base import Candidate
@@ -100,6 +100,8 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
 
     from codesign.data import load_dataset
     from codesign.supernet import build_supernet
+    from codesign.supernet.fewshot import load_trained
+    from codesign.supernet.plan import WARMUP_FILE
     from codesign.supernet.train import accuracy, finetune, pick_device, tensor_splits, to_float
     from fpga.export.folding_config import write_finn_build_files
     from fpga.export.onnx_export import (export_qcdq, export_qonnx, qcdq_unsupported_reason,
@@ -131,7 +133,7 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
         raise InputError("pareto.request", f"{run_dir / 'pareto.json'} holds a request this "
                          f"version cannot read ({exc}); rerun its `codesign search`") from None
     design = select_design(pareto, which)
-    ckpt = run_dir / SUPERNET_FILE
+    ckpt = run_dir / WARMUP_FILE  # every scheme has it (few-shot: the warm-up); checked first
     if not ckpt.is_file():
         raise InputError("RUN_DIR", f"{ckpt} not found: the run's supernet is missing; rerun "
                          f"its `codesign search` command to train it")
@@ -142,12 +144,10 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
             _check_design_fits(d, space, run_dir)
 
     device = pick_device("auto")
-    supernet = build_supernet(space)
     recover = (f"rerun the `codesign search` command of {run_dir} (same arguments) after "
-               f"removing {ckpt}: it retrains the supernet")
-    state = load_checkpoint(ckpt, recover)
-    from codesign.supernet.train import load_supernet_state
-    load_supernet_state(supernet, state, ckpt)
+               f"removing the damaged file: it retrains the supernet")
+    supernet = load_trained(space, build_supernet, request.supernet, run_dir,
+                            request.few_shot_splits, recover)
     supernet.to(device)
 
     sp = tensor_splits(data, request.val_size, request.seed)

@@ -14,7 +14,9 @@ from codesign.data import DATASETS
 SCHEMA = 1
 STRATEGIES = ("nsga2", "random")
 #: fields that may differ between the runs of one search (see SearchRequest.differences)
-RESUMABLE_FIELDS = ("trials", "data_dir", "out")
+RESUMABLE_FIELDS = ("trials", "data_dir", "out", "train_device")
+SUPERNETS = ("one-shot", "few-shot")
+TRAIN_DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,13 @@ class SearchRequest:
     screen_pool: int = 4000
     latency_table: str | None = None
     max_latency_ms: float | None = None
+    #: the weight-sharing scheme: one supernet, or few-shot sub-supernets (EFS-NAS)
+    supernet: str = "one-shot"
+    few_shot_splits: int = 3
+    #: few-shot: one-shot warm-up epochs before the split (default: half of ``epochs``)
+    warmup_epochs: int | None = None
+    #: where the supernet trains: ``auto`` (a CUDA GPU when there is one), ``cpu``, ``cuda``
+    train_device: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("dataset", "device", "out", "space", "strategy"):
@@ -78,6 +87,16 @@ class SearchRequest:
                                  f"of {cap}", [f"1..{cap}"])
         for name in ("epochs", "trials", "population", "batch_size", "val_size", "calib_images"):
             _positive(name.replace("_", "-"), getattr(self, name), integer=True)
+        if self.supernet not in SUPERNETS:
+            raise InputError("supernet", f"unknown supernet scheme {self.supernet!r}", SUPERNETS)
+        _positive("few-shot-splits", self.few_shot_splits, integer=True)
+        if self.warmup_epochs is not None:
+            _positive("warmup-epochs", self.warmup_epochs, integer=True)
+        if self.supernet == "few-shot":
+            from codesign.supernet.plan import check_few_shot
+            check_few_shot(self.epochs, self.warmup_epochs, self.few_shot_splits)
+        if self.train_device not in TRAIN_DEVICES:
+            raise InputError("train-device", f"got {self.train_device!r}", TRAIN_DEVICES)
         if self.strategy not in STRATEGIES:
             raise InputError("strategy", f"unknown strategy {self.strategy!r}", STRATEGIES)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:

@@ -995,6 +995,27 @@ SEARCH_CASES = [
     Case("search-latency-table-lacks-ops", lambda ws: [
         "search", *_toy(ws), "--latency-table", ws.table(), "--out", ws.path("run")],
         "latency-table", guard=_NO_TRAINING),
+    # issue 10: spaces, supernet schemes, the training device
+    Case("search-unknown-space", lambda ws: ["search", "--space", "resnet", "--out",
+                                             ws.path("run")], "--space"),
+    Case("search-unknown-supernet", lambda ws: ["search", "--supernet", "two-shot", "--out",
+                                                ws.path("run")], "--supernet"),
+    Case("search-unknown-train-device", lambda ws: ["search", "--train-device", "tpu", "--out",
+                                                    ws.path("run")], "--train-device"),
+    Case("search-few-shot-one-epoch", lambda ws: ["search", "--supernet", "few-shot",
+                                                  "--epochs", "1", "--out", ws.path("run")],
+         "epochs"),
+    Case("search-few-shot-warmup-all-epochs", lambda ws: [
+        "search", "--supernet", "few-shot", "--epochs", "2", "--warmup-epochs", "2", "--out",
+        ws.path("run")], "warmup-epochs"),
+    Case("search-few-shot-splits-zero", lambda ws: ["search", "--few-shot-splits", "0", "--out",
+                                                    ws.path("run")], "few-shot-splits"),
+    Case("search-few-shot-too-many-splits", lambda ws: [
+        "search", *_toy(ws), "--supernet", "few-shot", "--few-shot-splits", "9", "--out",
+        ws.path("run")], "few-shot-splits", guard=_NO_TRAINING),
+    Case("search-cuda-without-gpu", lambda ws: [
+        "search", *_toy(ws), "--train-device", "cuda", "--out", ws.path("run")],
+        "train-device", guard=_NO_TRAINING),
 ]
 EXPORT_CASES = [
     Case("export-missing-run", lambda ws: ["export", ws.path("nope"), "--out", ws.path("exp")],

@@ -9,6 +9,8 @@ import math
 from fpga.errors import InputError
 
 from codesign.data import DATASETS
+from codesign.request import SUPERNETS, TRAIN_DEVICES
+from codesign.spaces.base import list_spaces
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--balanced-sampling", action="store_true",
                    help="train one random subnet per depth group per step (EFS-NAS balanced "
                         "sampling) instead of one uniform one; about 1.5x the training time")
+    p.add_argument("--space", default="cnv", choices=list_spaces(),
+                   help="search space: cnv (default: two conv stages, 2-4 bits) or cnv-l "
+                        "(CIFAR scale: three stages of 1-3 convs up to 64/128/256, fc up to 512, "
+                        "1-bit binary/bipolar to 4 bits)")
+    p.add_argument("--supernet", default="one-shot", choices=list(SUPERNETS),
+                   help="weight sharing: one supernet (one-shot), or sub-supernets split by "
+                        "the number of activation layers (few-shot, EFS-NAS)")
+    p.add_argument("--few-shot-splits", type=int, default=3,
+                   help="few-shot: number of sub-supernets (default 3)")
+    p.add_argument("--warmup-epochs", type=int, default=None,
+                   help="few-shot: one-shot warm-up epochs before the split (default: half of "
+                        "--epochs); each sub-supernet then trains the remaining epochs")
+    p.add_argument("--train-device", default="auto", choices=list(TRAIN_DEVICES),
+                   help="where the supernet trains (default: a CUDA GPU when there is one)")
     p.add_argument("--screen-pool", type=int, default=4000,
                    help="random candidates batch-priced to fill the first generation with ones "
                         "that meet the budgets as proposed (0: random first generation)")
@@ -68,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, strategy=args.strategy, population=args.population,
         batch_size=args.batch_size, val_size=args.val_size, storage=args.storage,
         balanced_sampling=args.balanced_sampling, screen_pool=args.screen_pool,
-        latency_table=args.latency_table, max_latency_ms=args.max_latency_ms)
+        latency_table=args.latency_table, max_latency_ms=args.max_latency_ms,
+        space=args.space, supernet=args.supernet, few_shot_splits=args.few_shot_splits,
+        warmup_epochs=args.warmup_epochs, train_device=args.train_device)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     every = args.checkpoint_every_s
     if not (math.isfinite(every) and every > 0):
@@ -76,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from codesign.search.loop import run_search  # imports torch: only after the input is valid
 
     pareto = run_search(req, progress=not args.no_progress, checkpoint_every_s=every)
+    if not pareto:  # a torchrun rank other than 0: it trained, rank 0 searches and reports
+        return 0
     designs = pareto["designs"]
     lat = req.latency_table is not None
     front = sorted((d for d in designs if d["on_front"]),

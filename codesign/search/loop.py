@@ -34,7 +34,7 @@ from hw_models.network import NetworkSpec
 from codesign.data import ImageDataset, load_dataset
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
-from codesign.rundir import (PARETO_FILE, REQUEST_FILE, STUDY_FILE, SUPERNET_FILE, RunLock,
+from codesign.rundir import (PARETO_FILE, REQUEST_FILE, STUDY_FILE, RunLock,
                              check_sqlite_file, load_pareto)
 from codesign.search.study import TrialStore
 from codesign.search.pareto import (FPGA_OBJECTIVES, LATENCY_OBJECTIVES, best, knee, mark_front,
@@ -203,7 +203,12 @@ def run_search(request: SearchRequest, progress: bool = True,
     in it, the storage) happens before anything is written.  The run directory is locked for
     the whole run (:class:`~codesign.rundir.RunLock`).  Returns the ``pareto.json`` content.
     """
+    from codesign import distributed
+
     t_start = time.perf_counter()
+    ctx = distributed.from_env()  # a torchrun launch: every rank runs this function
+    if ctx is not None:
+        distributed.check_same_request(ctx, request.to_dict())
     data = load_dataset(request.dataset, request.data_dir)
     space = build_space(request, data)
     pricer = Pricer(space, request)
@@ -214,8 +219,18 @@ def run_search(request: SearchRequest, progress: bool = True,
     objectives = LATENCY_OBJECTIVES if pricer.latency is not None else FPGA_OBJECTIVES
     strategy = get_strategy(request.strategy)
     check_splits(request, data)
+    if request.supernet == "few-shot":
+        from codesign.supernet.plan import split_groups
+        split_groups(space, request.few_shot_splits)  # enough nonlinearity counts to split?
+    device = _train_device(request, ctx)
 
     run_dir = Path(request.out)
+    if ctx is not None and not ctx.is_main:
+        # rank 0 prepares the run directory; a refusal there is raised here too
+        distributed.broadcast_outcome(ctx, None)
+        _train(request, data, space, run_dir, device, ctx, progress=False,
+               checkpoint_every_s=checkpoint_every_s)
+        return {}
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError("out", f"{run_dir} exists and is not a directory",
                          ["a new or empty directory", "an earlier run of the same search"])
@@ -233,35 +248,81 @@ def run_search(request: SearchRequest, progress: bool = True,
         lock.acquire()
         locked = True
         resumed = inspect_run_dir(request)  # another process may have made it meanwhile
-        import torch
-
         from codesign.supernet import build_supernet
-        from codesign.supernet.train import TrainConfig, check_resumable
+        from codesign.supernet.fewshot import check_resumable_scheme
 
-        torch.manual_seed(request.seed)
-        supernet = build_supernet(space)
-        cfg = TrainConfig(epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
-                          seed=request.seed, augment=request.dataset == "cifar10",
-                          balanced=request.balanced_sampling)
-        check_resumable(supernet, run_dir / SUPERNET_FILE, cfg)  # a damaged checkpoint: exit 2
+        # a damaged or foreign checkpoint: exit 2 before anything is written
+        check_resumable_scheme(space, build_supernet, request.supernet, train_config(request),
+                               run_dir, request.few_shot_splits, request.warmup_epochs)
         if resumed:  # the run's own study is checked (opened) before request.json is rewritten
             store = store or _open_store(request, objectives, strategy)
             atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
         else:  # request.json first: a run killed from here on is resumable
             atomic_write_json(run_dir / REQUEST_FILE, request.to_dict())
             store = store or _open_store(request, objectives, strategy)
-    except BaseException:
+    except BaseException as exc:
         if created and locked and top is not None and top.is_dir():
             # ours alone (we made it and hold its lock): bad input leaves nothing behind
             shutil.rmtree(top, ignore_errors=True)
         lock.release()
+        if ctx is not None:
+            distributed.broadcast_outcome(ctx, exc)
         raise
+    if ctx is not None:
+        distributed.broadcast_outcome(ctx, None)
     log.info("run directory %s (%s)", run_dir, "resumed" if resumed else "new")
     try:
-        return _search(request, data, space, pricer, objectives, store, supernet, cfg, run_dir,
+        return _search(request, data, space, pricer, objectives, store, run_dir, device, ctx,
                        t_start, progress, checkpoint_every_s)
     finally:
         lock.release()
+
+
+def train_config(request: SearchRequest) -> Any:
+    """The supernet's training recipe for ``request`` (one-shot; few-shot derives its parts)."""
+    from codesign.supernet.config import TrainConfig
+
+    return TrainConfig(epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
+                       seed=request.seed, augment=request.dataset == "cifar10",
+                       balanced=request.balanced_sampling)
+
+
+def _train_device(request: SearchRequest, ctx: Any) -> Any:
+    """The torch device the supernet trains on; ``cuda`` without a GPU is bad input."""
+    import torch
+
+    if request.train_device == "cuda" and not torch.cuda.is_available():
+        raise InputError("train-device", "cuda was asked for, but no CUDA GPU is visible to "
+                         "torch on this machine", ["auto", "cpu"])
+    use_cuda = request.train_device == "cuda" or (request.train_device == "auto"
+                                                  and torch.cuda.is_available())
+    if not use_cuda:
+        return torch.device("cpu")
+    return torch.device("cuda", ctx.local_rank if ctx is not None else 0)
+
+
+def _train(request: SearchRequest, data: ImageDataset, space: SearchSpace, run_dir: Path,
+           device: Any, ctx: Any, progress: bool, checkpoint_every_s: float,
+           on_checkpoint: Any = None) -> tuple[Any, list[dict[str, Any]]]:
+    """Train (or resume) the request's supernet; under torchrun every rank takes part."""
+    import torch
+
+    from codesign.supernet import build_supernet
+    from codesign.supernet.fewshot import train_scheme
+    from codesign.supernet.train import tensor_splits
+
+    sp = tensor_splits(data, request.val_size, request.seed)
+    torch.manual_seed(request.seed)
+    try:
+        return train_scheme(space, build_supernet, request.supernet, train_config(request),
+                            sp.train_x, sp.train_y, device, run_dir,
+                            splits=request.few_shot_splits, warmup_epochs=request.warmup_epochs,
+                            progress=progress, checkpoint_every_s=checkpoint_every_s,
+                            on_checkpoint=on_checkpoint, dist=ctx)
+    finally:
+        if ctx is not None:
+            import torch.distributed as dist
+            dist.destroy_process_group()
 
 
 def _open_store(request: SearchRequest, objectives: Any, strategy: Any) -> TrialStore:
@@ -275,29 +336,25 @@ def _open_store(request: SearchRequest, objectives: Any, strategy: Any) -> Trial
 
 
 def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pricer: Pricer,
-            objectives: Any, store: TrialStore, supernet: Any, cfg: Any, run_dir: Path,
+            objectives: Any, store: TrialStore, run_dir: Path, device: Any, ctx: Any,
             t_start: float, progress: bool, checkpoint_every_s: float) -> dict[str, Any]:
     """Train (or resume) the supernet, run the trials, write the front."""
     import uuid
 
-    from codesign.supernet.train import (evaluate_subnet, fingerprint, pick_device,
-                                         tensor_splits, train_supernet)
+    from codesign.supernet.train import evaluate_subnet, fingerprint, tensor_splits
 
     session = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     store.record_session(session, {"total_s": time.perf_counter() - t_start})
 
     # --- data: train / validation split carved from the training set (test set untouched)
     sp = tensor_splits(data, request.val_size, request.seed)
-    train_x, train_y, val_x, val_y = sp.train_x, sp.train_y, sp.val_x, sp.val_y
-    calib_x = train_x[:request.calib_images]
+    val_x, val_y = sp.val_x, sp.val_y
+    calib_x = sp.train_x[:request.calib_images]
 
-    # --- supernet (resumes exactly from its checkpoint)
-    device = pick_device("auto")
-    history = train_supernet(
-        supernet, train_x, train_y, cfg, device, checkpoint=run_dir / SUPERNET_FILE,
-        progress=progress, checkpoint_every_s=checkpoint_every_s,
-        on_checkpoint=lambda: store.record_session(
-            session, {"total_s": time.perf_counter() - t_start}))
+    # --- supernet (resumes exactly from its checkpoints)
+    supernet, history = _train(request, data, space, run_dir, device, ctx, progress,
+                               checkpoint_every_s, on_checkpoint=lambda: store.record_session(
+                                   session, {"total_s": time.perf_counter() - t_start}))
     supernet.to(device)
     store.check_supernet(fingerprint(supernet))
     search_s = 0.0

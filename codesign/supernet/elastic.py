@@ -51,6 +51,9 @@ class ElasticBN(nn.Module):
         super().__init__()
         self.bn = nn.BatchNorm1d(max_channels, momentum=momentum, eps=eps)
         self._calib: list[torch.Tensor] | None = None  # [sum of means, sum of vars, count]
+        #: data-parallel training: batch statistics over every rank's share of the batch
+        #: (torch.distributed, autograd-aware), so N processes compute what one does
+        self.sync = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
@@ -66,8 +69,32 @@ class ElasticBN(nn.Module):
             shape = [1, c] + [1] * (x.dim() - 2)
             return (x - mean.view(shape)) / torch.sqrt(var.view(shape) + bn.eps) * \
                 bn.weight[:c].view(shape) + bn.bias[:c].view(shape)
+        if self.sync and self.training:
+            return self._synced(x, c)
         return F.batch_norm(x, bn.running_mean[:c], bn.running_var[:c], bn.weight[:c], bn.bias[:c],
                             self.training, bn.momentum, bn.eps)
+
+    def _synced(self, x: torch.Tensor, c: int) -> torch.Tensor:
+        from torch.distributed.nn.functional import all_reduce
+
+        bn = self.bn
+        dims = [0] + list(range(2, x.dim()))
+        n_local = x.numel() // c
+        xf = x.float()
+        packed = torch.cat([xf.sum(dims), (xf * xf).sum(dims),
+                            torch.full((1,), float(n_local), device=x.device)])
+        packed = all_reduce(packed)
+        n = packed[-1]
+        mean = packed[:c] / n
+        var = (packed[c:2 * c] / n - mean * mean).clamp_min(0)
+        with torch.no_grad():
+            m = bn.momentum
+            bn.running_mean[:c] = (1 - m) * bn.running_mean[:c] + m * mean.detach()
+            bn.running_var[:c] = (1 - m) * bn.running_var[:c] + m * (var.detach() * n / (n - 1))
+            bn.num_batches_tracked += 1
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = (xf - mean.view(shape)) / torch.sqrt(var.view(shape) + bn.eps)
+        return (y * bn.weight[:c].view(shape) + bn.bias[:c].view(shape)).to(x.dtype)
 
     def begin_calibration(self) -> None:
         z = torch.zeros_like(self.bn.running_mean)

@@ -11,8 +11,6 @@ The same code runs on a CUDA GPU when one is present (``device="auto"``).
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,24 +22,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from codesign.spaces.base import Candidate
+from fpga.errors import InputError
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 2
-    batch_size: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 1e-5
-    n_random: int = 1
-    #: one random subnet per structural group per step (supernet-balanced sampling) instead of
-    #: ``n_random`` uniform ones
-    balanced: bool = False
-    kd_weight: float = 0.5
-    augment: bool = False
-    seed: int = 0
-
+from codesign.supernet.checkpoint import (CHECKPOINT_SCHEMA, RETRAIN_HINT,  # noqa: F401
+                                          _resume_state, atomic_save, check_resumable,
+                                          load_supernet_state, quantizer_state)
+from codesign.supernet.config import TrainConfig, param_groups
 
 @dataclass(frozen=True)
 class Splits:
@@ -87,37 +76,6 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return pad[:, :, dy:dy + h, dx:dx + w]
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        quantizer_or_bn = ("act_quant" in name or "scaling_impl" in name or ".bn." in name
-                           or name.endswith(".bias"))
-        (no_decay if quantizer_or_bn else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-#: version of the checkpoint layout; 2 added the RNG and data-order state (exact resume)
-CHECKPOINT_SCHEMA = 2
-_CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "epoch", "history", "train_config")
-#: what a user does about a damaged supernet checkpoint
-RETRAIN_HINT = ("remove it and rerun the same `codesign search` command: the supernet is "
-                "retrained from scratch (the same seed on the same machine gives the same "
-                "weights), and the search resumes")
-
 
 @torch.no_grad()
 def init_activation_ranges(supernet: Any, x: torch.Tensor) -> None:
@@ -137,122 +95,57 @@ def init_activation_ranges(supernet: Any, x: torch.Tensor) -> None:
         supernet(x)
 
 
-def quantizer_state(model: torch.nn.Module) -> dict[str, dict[str, Any]]:
-    """The part of Brevitas's learned activation ranges that ``state_dict`` leaves out.
 
-    An activation quantizer first collects statistics for ``collect_stats_steps`` training
-    forwards, then learns its range.  Its step counter and statistics buffer are not in the
-    state dict, and loading a state dict ends the collection early; with one quantizer per bit
-    width, most are still collecting when a checkpoint is written.  So the checkpoint keeps
-    counter, buffer and raw value of every such quantizer, and :func:`load_supernet_state`
-    puts them back: a resumed training then computes exactly what an uninterrupted one does.
-    """
-    from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
-
-    return {name: {"counter": int(m.counter), "buffer": m.buffer.detach().clone().cpu(),
-                   "value": m.value.detach().clone().cpu()}
-            for name, m in model.named_modules()
-            if isinstance(m, ParameterFromRuntimeStatsScaling)}
+class TrainingDiverged(InputError):
+    """The training loss stopped being a finite number; the last good checkpoint is kept."""
 
 
-@torch.no_grad()
-def _restore_quantizer_state(model: torch.nn.Module, saved: dict[str, dict[str, Any]]) -> None:
-    modules = dict(model.named_modules())
-    for name, st in saved.items():
-        m = modules.get(name)
-        if m is None or tuple(st["buffer"].shape) != tuple(m.buffer.shape):
-            raise KeyError(f"activation quantizer {name}")
-        m.counter = int(st["counter"])
-        m.buffer.copy_(st["buffer"])
-        m.value.copy_(st["value"])
+#: how often (steps) the loop looks at the loss on the host: a GPU step never waits for the host
+SYNC_EVERY = 25
 
 
-def load_supernet_state(supernet: Any, state: dict[str, Any], path: Path) -> None:
-    """Load a checkpoint's weights into ``supernet``; a foreign or damaged one is bad input."""
-    from fpga.errors import InputError
-
-    model = state.get("model")
-    if not isinstance(model, dict):
-        raise InputError("supernet.pt", f"{path} has no model weights; {RETRAIN_HINT}")
-    try:
-        supernet.load_state_dict(model)
-        if isinstance(state.get("quant_stats"), dict):
-            _restore_quantizer_state(supernet, state["quant_stats"])
-    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise InputError("supernet.pt", f"{path} does not fit this search's supernet ({first}); "
-                         f"{RETRAIN_HINT}") from None
+def space_meta(space: Any) -> dict[str, Any]:
+    """What a checkpoint records about the space it was trained for."""
+    config = space.config() if hasattr(space, "config") else {}
+    return {"name": space.name, "config": config}
 
 
-def _resume_state(checkpoint: Path, cfg: TrainConfig) -> dict[str, Any] | None:
-    """The checkpoint's content if it can resume this training, ``None`` to start afresh."""
-    from codesign.rundir import load_checkpoint
-    from fpga.errors import InputError
-
-    state = load_checkpoint(checkpoint, RETRAIN_HINT)
-    missing = [k for k in _CHECKPOINT_KEYS if k not in state]
-    if missing:
-        raise InputError("supernet.pt", f"{checkpoint} lacks {missing}; {RETRAIN_HINT}")
-    if isinstance(state["epoch"], bool) or not isinstance(state["epoch"], int) \
-            or state["epoch"] < 0:
-        raise InputError("supernet.pt", f"{checkpoint} holds epoch {state['epoch']!r}, not a "
-                         f"count of epochs; {RETRAIN_HINT}")
-    if state.get("train_config") != asdict(cfg):
-        log.warning("checkpoint %s was trained with another config; retraining", checkpoint)
-        return None
-    if state.get("schema") != CHECKPOINT_SCHEMA:
-        # an older checkpoint has no RNG state: it cannot resume exactly, but finished
-        # training is still finished
-        if int(state["epoch"]) >= cfg.epochs:
-            return state
-        log.warning("checkpoint %s predates exact resume; retraining", checkpoint)
-        return None
-    return state
+def _sandwich_losses(model: Any, x: torch.Tensor, y: torch.Tensor, cands: list[Candidate],
+                     kd_weight: float, amp: bool) -> Any:
+    """Yield the loss of each subnet of one step: the largest (labels), then the others
+    (labels and the largest's soft predictions: in-place distillation)."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        model.activate(cands[0])
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y)
+    yield loss
+    soft = F.softmax(logits.detach().float(), dim=1)
+    for c in cands[1:]:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+            model.activate(c)
+            out = model(x).float()
+        kd = F.kl_div(F.log_softmax(out, dim=1), soft, reduction="batchmean")
+        yield (1 - kd_weight) * F.cross_entropy(out, y) + kd_weight * kd
 
 
-def check_resumable(supernet: Any, checkpoint: Path, cfg: TrainConfig) -> None:
-    """Refuse (InputError, exit 2) a damaged or foreign checkpoint before a run writes anything:
-    it must load, hold every part of the training state with the right types, and fit
-    ``supernet`` (weights, and the optimizer state over its parameters)."""
-    from fpga.errors import InputError
+class _SandwichStep(torch.nn.Module):
+    """One step's summed loss as a module forward, so that DistributedDataParallel sees one
+    forward and one backward per step (and averages the accumulated gradients once)."""
 
-    if not checkpoint.exists():
-        return
-    state = _resume_state(checkpoint, cfg)
-    if state is None:
-        return
-    load_supernet_state(supernet, state, checkpoint)
-    if int(state["epoch"]) >= cfg.epochs and state.get("schema") != CHECKPOINT_SCHEMA:
-        return  # a finished training of the older layout: only its weights are used
-    try:
-        if not isinstance(state["epoch"], int) or not 0 <= state["epoch"] <= cfg.epochs:
-            raise ValueError(f"epoch {state['epoch']!r}")
-        if not isinstance(state.get("step", 0), int) or not isinstance(state["history"], list):
-            raise ValueError("step or history")
-        if int(state["epoch"]) < cfg.epochs:
-            opt = torch.optim.Adam(_param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
-            opt.load_state_dict(state["optimizer"])
-            if not isinstance(state["scheduler"], dict):
-                raise ValueError("scheduler")
-            torch.Generator().set_state(state["rng"]["torch_generator"])
-            if not isinstance(state["rng"]["torch_global"], torch.Tensor):
-                raise ValueError("rng.torch_global")
-            if state.get("step", 0):
-                np.random.default_rng().bit_generator.state = state["rng"]["numpy"]
-                perm = state["perm"]
-                if not isinstance(perm, torch.Tensor) or perm.dim() != 1:
-                    raise ValueError("perm")
-                float(state["partial"]["loss_sum"]), float(state["partial"]["seconds"])
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        reason = " ".join(str(exc).split())[:100] or type(exc).__name__
-        raise InputError("supernet.pt", f"{checkpoint} holds a damaged training state "
-                         f"({type(exc).__name__}: {reason}); {RETRAIN_HINT}") from None
+    def __init__(self, supernet: torch.nn.Module, kd_weight: float, amp: bool) -> None:
+        super().__init__()
+        self.supernet, self.kd_weight, self.amp = supernet, kd_weight, amp
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, cands: list[Candidate]) -> torch.Tensor:
+        return torch.stack(list(_sandwich_losses(self.supernet, x, y, cands, self.kd_weight,
+                                                 self.amp)))
 
 
 def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, cfg: TrainConfig,
                    device: torch.device, checkpoint: Path | None = None,
                    progress: bool = True, checkpoint_every_s: float = 60.0,
                    on_checkpoint: Callable[[], Any] | None = None,
+                   dist: Any = None, fast: bool | None = None,
                    ) -> list[dict[str, float]]:
     """Train ``supernet`` in place; resume from / save to ``checkpoint``.
 
@@ -261,20 +154,39 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
     optimizer and scheduler state, the data order of the epoch (its permutation), the state of
     the torch generator (order and augmentation), of the numpy generator (subnet sampling) and
     of torch's global generator.  So a run killed at any point and resumed with the same seed
-    computes exactly what an uninterrupted run computes.
+    computes exactly what an uninterrupted run computes.  It also records the space and, for a
+    few-shot sub-supernet, its nonlinearity groups: a checkpoint of another space or split is
+    refused (:class:`~fpga.errors.InputError`), never silently overwritten.
+
+    ``dist`` (a :class:`~codesign.distributed.DistContext`): data-parallel training under
+    torchrun; every rank takes its share of each global batch, DDP averages the gradients,
+    BN statistics are synchronised, and only rank 0 writes the checkpoint.
+    ``fast`` (default: on a GPU): the data set resident on the device, bf16 autocast and
+    channels-last memory.  The loop reads the loss on the host only every ``SYNC_EVERY``
+    steps and at checkpoints; a loss that is not finite stops the training there
+    (:class:`TrainingDiverged`, naming the step) before a checkpoint could record it.
 
     Returns the per-epoch history (mean loss of the largest subnet, training seconds summed
     over every session that worked on the epoch).  ``on_checkpoint`` is called after every
     checkpoint (the search records its session's wall time there).
     """
+    from codesign.supernet.sampling import SubnetSampler
+
     space = supernet.space
+    fast = device.type == "cuda" if fast is None else fast
+    world, rank = (dist.world, dist.rank) if dist is not None else (1, 0)
+    writer = rank == 0
+    if cfg.batch_size % world:
+        raise InputError("batch-size", f"{cfg.batch_size} does not split over {world} torchrun "
+                         f"processes", [f"a multiple of {world}"])
     steps_per_epoch = max(1, len(train_x) // cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     gen = torch.Generator().manual_seed(cfg.seed)
     start_epoch, start_step, history = 0, 0, []
     resume: dict[str, Any] = {}
-    state = _resume_state(checkpoint, cfg) if checkpoint is not None and checkpoint.exists() \
-        else None
+    meta = space_meta(space)
+    state = _resume_state(checkpoint, cfg, meta) if checkpoint is not None and \
+        checkpoint.exists() else None
     if state is not None:
         # the weights first: Brevitas may replace parameter objects while loading, and the
         # optimizer must hold the ones the model uses
@@ -283,7 +195,9 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
         if start_epoch >= cfg.epochs:
             return history
     supernet.to(device)
-    opt = torch.optim.Adam(_param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
+    if fast and device.type == "cuda":
+        supernet.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(param_groups(supernet, cfg.weight_decay), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 1),
                                                 pct_start=0.15)
     if state is not None:
@@ -296,25 +210,61 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
         log.info("resuming supernet training at epoch %d, step %d of %d", start_epoch + 1,
                  start_step, steps_per_epoch)
 
-    big, small = space.extreme(largest=True), space.extreme(largest=False)
+    sampler = SubnetSampler(space, cfg.groups, cfg.balanced, cfg.n_random)
+    big, small = sampler.largest(), sampler.smallest()
     if start_epoch == 0 and start_step == 0:
         init_activation_ranges(supernet, to_float(train_x[:cfg.batch_size], device))
+    data_x, data_y = (train_x.to(device), train_y.to(device)) if fast else (train_x, train_y)
+    step_module: Any = None
+    hooks: list[Any] = []
+    if dist is not None:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        from codesign.distributed import gather_quantizer_statistics
+
+        for bn in (m for m in supernet.modules() if hasattr(m, "sync")):
+            bn.sync = True
+        hooks = gather_quantizer_statistics(supernet)
+        # DDP hands the parameters a step did not use a zero gradient; one process leaves them
+        # without one, and Adam then skips them (a zero gradient would still move them by
+        # their momentum).  Autograd's own accumulation marks the ones used, on every rank alike.
+        used: set[int] = set()
+        params = [p for p in supernet.parameters() if p.requires_grad]
+        hooks += [p.register_post_accumulate_grad_hook(lambda t: used.add(id(t)))
+                  for p in params]
+        step_module = DDP(_SandwichStep(supernet, cfg.kd_weight, fast),
+                          device_ids=[device.index] if device.type == "cuda" else None,
+                          find_unused_parameters=True)
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch + start_step,
-               desc="supernet training", unit="step", disable=not progress, dynamic_ncols=True)
+               desc="supernet training", unit="step", disable=not progress or not writer,
+               dynamic_ncols=True)
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)
+
+    def check_finite(epoch: int) -> None:
+        bad = int(first_bad)
+        if bad >= 0:
+            where = (f"{checkpoint} keeps the last good state" if checkpoint is not None
+                     else "nothing was saved")
+            raise TrainingDiverged(
+                "lr", f"supernet training diverged: the loss became NaN or infinite at epoch "
+                f"{bad // steps_per_epoch + 1}, step {bad % steps_per_epoch + 1} of "
+                f"{steps_per_epoch} (training stopped; {where}); rerun with a lower --lr",
+                [f"below {cfg.lr:g}"])
 
     def save(epoch_done: int, step: int, perm: torch.Tensor | None, rng: Any,
              loss_sum: float, seconds: float) -> None:
-        if checkpoint is None:
+        if checkpoint is None or not writer:
             return
-        _atomic_save({"schema": CHECKPOINT_SCHEMA, "model": supernet.state_dict(),
-                      "quant_stats": quantizer_state(supernet),
-                      "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                      "epoch": epoch_done, "step": step, "perm": perm,
-                      "rng": {"torch_generator": gen.get_state(),
-                              "torch_global": torch.get_rng_state(),
-                              "numpy": rng.bit_generator.state if rng is not None else None},
-                      "partial": {"loss_sum": loss_sum, "seconds": seconds},
-                      "history": history, "train_config": asdict(cfg)}, checkpoint)
+        atomic_save({"schema": CHECKPOINT_SCHEMA, "model": supernet.state_dict(),
+                     "quant_stats": quantizer_state(supernet),
+                     "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                     "epoch": epoch_done, "step": step, "perm": perm,
+                     "rng": {"torch_generator": gen.get_state(),
+                             "torch_global": torch.get_rng_state(),
+                             "numpy": rng.bit_generator.state if rng is not None else None},
+                     "partial": {"loss_sum": loss_sum, "seconds": seconds},
+                     "history": history, "train_config": asdict(cfg), "space": meta},
+                    checkpoint)
         if on_checkpoint is not None:
             on_checkpoint()
 
@@ -324,46 +274,69 @@ def train_supernet(supernet: Any, train_x: torch.Tensor, train_y: torch.Tensor, 
         if epoch == start_epoch and start_step > 0:
             perm = resume["perm"]
             rng.bit_generator.state = resume["rng"]["numpy"]
-            loss_sum = float(resume["partial"]["loss_sum"])
+            loss_before = float(resume["partial"]["loss_sum"])
             seconds_before = float(resume["partial"]["seconds"])
             first_step = start_step
         else:
             perm = torch.randperm(len(train_x), generator=gen)
-            loss_sum, seconds_before, first_step = 0.0, 0.0, 0
+            loss_before, seconds_before, first_step = 0.0, 0.0, 0
+        perm_dev = perm.to(data_x.device)
+        loss_acc = torch.zeros((), dtype=torch.float64, device=device)
         t0 = last_save = time.perf_counter()
         for step in range(first_step, steps_per_epoch):
-            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            x = to_float(train_x[idx], device)
+            idx = perm_dev[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            x = to_float(data_x[idx], device)
             if cfg.augment:
                 x = _augment(x, gen)
-            y = train_y[idx].to(device)
+            y = data_y[idx].to(device, non_blocking=True)
+            if world > 1:  # this rank's share of the global batch (same order, same flips)
+                x, y = x[rank::world], y[rank::world]
+            if fast and device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
             opt.zero_grad(set_to_none=True)
-            supernet.activate(big)
-            logits = supernet(x)
-            loss = F.cross_entropy(logits, y)
-            loss.backward()
-            soft = F.softmax(logits.detach(), dim=1)
-            randoms = (space.balanced_samples(rng) if cfg.balanced
-                       else [space.sample(rng) for _ in range(cfg.n_random)])
-            for c in [small] + randoms:
-                supernet.activate(c)
-                out = supernet(x)
-                kd = F.kl_div(F.log_softmax(out, dim=1), soft, reduction="batchmean")
-                ((1 - cfg.kd_weight) * F.cross_entropy(out, y) + cfg.kd_weight * kd).backward()
+            cands = [big, small] + sampler.randoms(rng)
+            if step_module is not None:
+                used.clear()
+                losses = step_module(x, y, cands)
+                losses.sum().backward()
+                for p in params:
+                    if id(p) not in used:
+                        p.grad = None
+                loss = losses[0].detach()
+            else:
+                loss = None
+                for part in _sandwich_losses(supernet, x, y, cands, cfg.kd_weight, fast):
+                    part.backward()
+                    loss = part.detach() if loss is None else loss
             torch.nn.utils.clip_grad_norm_(supernet.parameters(), 5.0)
             opt.step()
             sched.step()
-            loss_sum += float(loss.detach())
+            supernet.inherit_ranges()
+            loss_acc += loss
+            global_step = epoch * steps_per_epoch + step
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss),
+                                    torch.full_like(first_bad, global_step), first_bad)
             bar.update(1)
-            bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{float(loss.detach()):.3f}")
+            if (step + 1) % SYNC_EVERY == 0:
+                check_finite(epoch)
+                bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{float(loss):.3f}")
             now = time.perf_counter()
             if step + 1 < steps_per_epoch and now - last_save >= checkpoint_every_s:
-                save(epoch, step + 1, perm, rng, loss_sum, seconds_before + now - t0)
+                check_finite(epoch)
+                save(epoch, step + 1, perm, rng, loss_before + float(loss_acc),
+                     seconds_before + now - t0)
                 last_save = time.perf_counter()
-        history.append({"epoch": epoch + 1, "loss_largest": loss_sum / steps_per_epoch,
+        check_finite(epoch)
+        history.append({"epoch": epoch + 1,
+                        "loss_largest": (loss_before + float(loss_acc)) / steps_per_epoch,
                         "seconds": seconds_before + time.perf_counter() - t0})
         save(epoch + 1, 0, None, None, 0.0, 0.0)
     bar.close()
+    if dist is not None:
+        for bn in (m for m in supernet.modules() if hasattr(m, "sync")):
+            bn.sync = False
+        for h in hooks:
+            h.remove()
     return history
 
 
@@ -427,7 +400,7 @@ def finetune(model: torch.nn.Module, train_x: torch.Tensor, train_y: torch.Tenso
         return {"val_before": before, "val_after": before, "kept": "before", "steps": 0,
                 "seconds": 0.0}
     saved = copy.deepcopy(model.state_dict())
-    opt = torch.optim.Adam(_param_groups(model, 0.0), lr=lr)
+    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()

@@ -34,7 +34,7 @@ def _train(setup, ckpt, kill_after=None, monkeypatch=None):
     sp, space, cfg = setup
     model = _fresh(space)
     if kill_after is not None:
-        real, n = T._atomic_save, {"saves": 0}
+        real, n = T.atomic_save, {"saves": 0}
 
         def save(obj, path):
             real(obj, path)
@@ -42,7 +42,7 @@ def _train(setup, ckpt, kill_after=None, monkeypatch=None):
             if n["saves"] == kill_after:
                 raise _Killed  # the process dies right after this checkpoint
 
-        monkeypatch.setattr(T, "_atomic_save", save)
+        monkeypatch.setattr(T, "atomic_save", save)
     try:
         hist = T.train_supernet(model, sp.train_x, sp.train_y, cfg, torch.device("cpu"),
                                 checkpoint=ckpt, progress=False, checkpoint_every_s=0.0)
