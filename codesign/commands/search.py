@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--val-size", type=int, default=5000,
                    help="validation images carved from the training set")
+    p.add_argument("--calib-images", type=int, default=2000,
+                   help="training images each subnet's BN statistics are recalibrated on "
+                        "before it is scored")
     p.add_argument("--balanced-sampling", action="store_true",
                    help="train one random subnet per depth group per step (EFS-NAS balanced "
                         "sampling) instead of one uniform one; about 1.5x the training time")
@@ -85,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, val_size=args.val_size, storage=args.storage,
         balanced_sampling=args.balanced_sampling, screen_pool=args.screen_pool,
         latency_table=args.latency_table, max_latency_ms=args.max_latency_ms,
-        space=args.space, supernet=args.supernet, few_shot_splits=args.few_shot_splits,
+        calib_images=args.calib_images, space=args.space, supernet=args.supernet,
+        few_shot_splits=args.few_shot_splits,
         warmup_epochs=args.warmup_epochs, train_device=args.train_device)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     every = args.checkpoint_every_s

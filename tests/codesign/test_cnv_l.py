@@ -132,3 +132,20 @@ def test_cnv_l_supernet_trains_with_one_bit_layers():
                           progress=False)
     assert all(np.isfinite(h["loss_largest"]) for h in hist)
     assert hist[-1]["loss_largest"] < hist[0]["loss_largest"]
+
+
+@pytest.mark.parametrize("name", ["cnv", "cnv-l"])
+def test_every_registered_space_has_a_supernet_whose_subnets_extract_exactly(name):
+    from codesign.spaces.base import list_spaces
+
+    assert name in list_spaces()
+    space = get_space(name)
+    torch.manual_seed(0)
+    net = build_supernet(space)
+    inp = space.input
+    x = torch.rand(2, inp.channels, inp.height, inp.width)
+    init_activation_ranges(net, torch.rand(4, inp.channels, inp.height, inp.width))
+    for c in (space.sample(np.random.default_rng(5)), space.extreme(largest=False)):
+        net.activate(c).eval()
+        with torch.no_grad():
+            assert torch.allclose(net(x), net.extract(c).eval()(x), atol=1e-5)

@@ -285,3 +285,37 @@ def test_two_bit_three_channel_exports_match_pytorch(tmp_path):
     np.testing.assert_allclose(qonnx, ref[:4], atol=1e-5)
     qcdq = run_qcdq(export_qcdq(model, shape, tmp_path / "m.qcdq.onnx"), x)
     assert top1_agreement(qcdq, ref) >= 0.99
+
+
+def test_binary_bipolar_design_exports_to_qonnx_and_matches_pytorch(tmp_path):
+    """A BNN-PYNQ-style W1A1 design of cnv-l (8-bit first layer, 2-bit last): QONNX carries its
+    BipolarQuant weights and activations, qonnx's executor matches PyTorch, our QONNX reader
+    reads the bits back; QCDQ is refused (no 1-bit in QuantizeLinear)."""
+    torch = pytest.importorskip("torch")
+    from codesign.spaces.base import get_space
+    from codesign.supernet import build_supernet
+    from codesign.supernet.train import init_activation_ranges
+    from fpga.export import export_qonnx, qcdq_unsupported_reason, run_qonnx
+    from hw_models.qonnx_reader import read_qonnx
+
+    space = get_space("cnv-l", input_shape=(3, 16, 16), num_classes=4,
+                      stage_widths=((4, 8), (8, 16), (8, 16)), fc_widths=(16, 32))
+    torch.manual_seed(0)
+    net = build_supernet(space)
+    init_activation_ranges(net, torch.rand(16, 3, 16, 16))
+    c = space.seeds()[0].replace(**{"quant.conv0.w": 8})
+    model = net.extract(c).eval()
+    x = np.random.default_rng(0).random((6, 3, 16, 16)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    path = export_qonnx(model, (3, 16, 16), tmp_path / "m.qonnx.onnx")
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "BipolarQuant" in ops
+    np.testing.assert_allclose(run_qonnx(path, x), ref, atol=1e-5)
+    spec = read_qonnx(path)
+    convs = [l for l in spec.compute_layers if l.op == "conv"]
+    assert convs[0].weight_bits == 8 and {l.weight_bits for l in convs[1:]} == {1}
+    assert {l.act_bits for l in spec.compute_layers if l.act_bits} == {1}
+    assert "1-bit" in qcdq_unsupported_reason(space.describe(c).compute_layers)
