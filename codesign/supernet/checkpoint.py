@@ -113,13 +113,19 @@ def _resume_state(checkpoint: Path, cfg: TrainConfig,
     if not config_matches(saved_cfg, cfg):
         log.warning("checkpoint %s was trained with another config; retraining", checkpoint)
         return None
-    if state.get("schema") != CHECKPOINT_SCHEMA:
+    schema = state.get("schema")
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > CHECKPOINT_SCHEMA:
+        raise InputError(checkpoint.name, f"{checkpoint} was written by a newer codesign "
+                         f"(checkpoint schema {schema}; this one reads up to "
+                         f"{CHECKPOINT_SCHEMA}): upgrade codesign, or {RETRAIN_HINT}")
+    if schema != CHECKPOINT_SCHEMA:
         # an older checkpoint has no RNG state: it cannot resume exactly, but finished
         # training is still finished
         if int(state["epoch"]) >= cfg.epochs:
             return state
-        log.warning("checkpoint %s predates exact resume; retraining", checkpoint)
-        return None
+        raise InputError(checkpoint.name, f"{checkpoint} was written by an older codesign "
+                         f"(checkpoint schema {schema!r}) that cannot resume an unfinished "
+                         f"training exactly; {RETRAIN_HINT}")
     return state
 
 

@@ -166,3 +166,22 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(space, tmp_path, monk
     assert saved["epoch"] == 1  # the last good checkpoint, not the NaN state
     assert all(torch.isfinite(v).all() for v in saved["model"].values()
                if isinstance(v, torch.Tensor) and v.is_floating_point())
+
+
+def test_checkpoint_of_another_version_is_refused(space, tmp_path):
+    from codesign.supernet.checkpoint import CHECKPOINT_SCHEMA, check_resumable
+
+    x, y = toy_data(128)
+    cfg = TrainConfig(epochs=1, batch_size=64, seed=0)
+    ckpt = tmp_path / "supernet.pt"
+    torch.manual_seed(0)
+    train_supernet(build_supernet(space), x, y, cfg, torch.device("cpu"), checkpoint=ckpt,
+                   progress=False)
+    state = torch.load(ckpt, weights_only=True)
+    torch.save({**state, "schema": CHECKPOINT_SCHEMA + 1}, ckpt)
+    with pytest.raises(InputError, match="newer codesign"):
+        check_resumable(build_supernet(space), ckpt, cfg)
+    torch.save({**state, "schema": 1, "epoch": 0}, ckpt)  # older and unfinished
+    with pytest.raises(InputError, match="older codesign"):
+        check_resumable(build_supernet(space), ckpt, cfg)
+    assert torch.load(ckpt, weights_only=True)["schema"] == 1  # nothing overwritten

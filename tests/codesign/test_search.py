@@ -184,3 +184,32 @@ def test_run_killed_during_its_set_up_resumes(toy_idx_dir, tmp_path):
         (out / f).unlink()
     assert _search(out, toy_idx_dir, "--trials", "2") == 0
     assert json.loads((out / "pareto.json").read_text())["trials"]["completed"] == 2
+
+
+@pytest.mark.slow
+def test_cnv_l_few_shot_search_and_export(toy_idx_dir, tmp_path):
+    """--space cnv-l --supernet few-shot end to end: sub-supernet checkpoints, trials scored by
+    their own sub-supernet, a resume that trains nothing, an export (QONNX always; QCDQ only
+    when no layer is 1-bit)."""
+    out = tmp_path / "run"
+    args = ["--space", "cnv-l", "--supernet", "few-shot", "--epochs", "2", "--trials", "4",
+            "--max-lut", "53200", "--min-fps", "100", "--calib-images", "64",
+            "--screen-pool", "200"]
+    assert _search(out, toy_idx_dir, *args) == 0
+    for f in ("supernet.pt", "supernet-fs0.pt", "supernet-fs1.pt", "supernet-fs2.pt"):
+        assert (out / f).is_file(), f
+    d = json.loads((out / "pareto.json").read_text())
+    assert d["request"]["space"] == "cnv-l" and d["request"]["supernet"] == "few-shot"
+    assert [h["part"] for h in d["train_history"]] == ["warmup", "fs0", "fs1", "fs2"]
+    assert d["trials"]["completed"] == 4 and any(x["feasible"] for x in d["designs"])
+    assert _search(out, toy_idx_dir, *args) == 0  # resume: nothing retrained
+    d2 = json.loads((out / "pareto.json").read_text())
+    assert d2["train_history"] == d["train_history"]
+    exp = tmp_path / "export"
+    assert main(["export", str(out), "--design", "best", "--out", str(exp), "--no-progress",
+                 "--finetune-epochs", "0.2", "--rerank", "2", "--rerank-epochs", "0.1"]) == 0
+    r = json.loads((exp / "report.json").read_text())
+    assert r["qonnx_agreement"] >= 0.99
+    one_bit = any((l.get("weight_bits") == 1 or l.get("act_bits") == 1)
+                  for l in json.loads((exp / "network.json").read_text())["layers"])
+    assert (exp / "model.qcdq.onnx").is_file() != one_bit
