@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--standalone-epochs", type=float, default=2.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--truth-seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--schemes", nargs="+", default=["one-shot", "few-shot"],
+    ap.add_argument("--schemes", nargs="*", default=["one-shot", "few-shot"],
                     choices=["one-shot", "few-shot"])
     ap.add_argument("--few-shot-splits", type=int, default=3)
     ap.add_argument("--train-subset", type=int, default=None,
@@ -169,12 +169,25 @@ def main() -> None:
         by_key.setdefault(json.dumps(r["candidate"], sort_keys=True), []).append(r["test_accuracy"])
     true_acc = [float(np.mean(by_key[json.dumps(d["candidate"], sort_keys=True)]))
                 for d in designs]
+    # the truth's own noise: how well one stand-alone seed ranks the designs like another
+    per_seed = {seed: {json.dumps(r["candidate"], sort_keys=True): r["test_accuracy"]
+                       for r in truth["rows"] if r["seed"] == seed} for seed in args.truth_seeds}
+    ceiling = []
+    seeds_t = sorted(per_seed)
+    for i, a in enumerate(seeds_t):
+        for b in seeds_t[i + 1:]:
+            keys = [json.dumps(d["candidate"], sort_keys=True) for d in designs]
+            ceiling.append({"seeds": [a, b], "kendall_tau_b": kendall_tau_b(
+                [per_seed[a][k] for k in keys], [per_seed[b][k] for k in keys])})
+            print(f"stand-alone seed {a} vs seed {b}: tau-b {ceiling[-1]['kendall_tau_b']:.3f} "
+                  "(the truth's own noise)", flush=True)
 
     # --- supernets: each scheme, each seed
     calib = tx[:2000]
     out = {"setting": {**setting, "supernet_epochs": args.epochs, "designs": len(designs),
                        "seeds": args.seeds, "truth_seeds": args.truth_seeds, "fps": args.fps},
-           "designs": designs, "standalone_test": true_acc, "schemes": {}}
+           "designs": designs, "standalone_test": true_acc, "standalone_seed_agreement": ceiling,
+           "schemes": {}}
     best_true = int(np.argmax(true_acc))
     for scheme in args.schemes:
         runs = []

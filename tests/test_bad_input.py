@@ -1011,7 +1011,8 @@ SEARCH_CASES = [
     Case("search-few-shot-splits-zero", lambda ws: ["search", "--few-shot-splits", "0", "--out",
                                                     ws.path("run")], "few-shot-splits"),
     Case("search-few-shot-too-many-splits", lambda ws: [
-        "search", *_toy(ws), "--supernet", "few-shot", "--few-shot-splits", "9", "--out",
+        "search", *_toy(ws), "--epochs", "2", "--supernet", "few-shot", "--few-shot-splits",
+        "9", "--out",
         ws.path("run")], "few-shot-splits", guard=_NO_TRAINING),
     Case("search-cuda-without-gpu", lambda ws: [
         "search", *_toy(ws), "--train-device", "cuda", "--out", ws.path("run")],
