@@ -166,6 +166,8 @@ def main() -> None:
                   f"LUT {d['lut']:,.0f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     by_key: dict[str, list[float]] = {}
     for r in truth["rows"]:
+        if r["seed"] not in args.truth_seeds:
+            continue
         by_key.setdefault(json.dumps(r["candidate"], sort_keys=True), []).append(r["test_accuracy"])
     true_acc = [float(np.mean(by_key[json.dumps(d["candidate"], sort_keys=True)]))
                 for d in designs]
