@@ -9,7 +9,6 @@ and runs the search.  gloo on CPU, NCCL on GPUs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -89,10 +88,6 @@ def broadcast_outcome(ctx: DistContext, error: BaseException | None) -> None:
         raise exc
     if kind == "other":
         raise RuntimeError(f"rank 0 failed during set-up: {field}: {text}")
-
-
-def digest(obj: Any) -> str:
-    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def gather_quantizer_statistics(model: Any) -> list[Any]:

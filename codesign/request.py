@@ -10,12 +10,13 @@ from fpga.devices import get_device
 from fpga.errors import InputError, read_json_file
 
 from codesign.data import DATASETS
+from codesign.supernet.plan import SCHEMES
 
 SCHEMA = 1
 STRATEGIES = ("nsga2", "random")
 #: fields that may differ between the runs of one search (see SearchRequest.differences)
 RESUMABLE_FIELDS = ("trials", "data_dir", "out", "train_device")
-SUPERNETS = ("one-shot", "few-shot")
+SUPERNETS = SCHEMES  # the weight-sharing schemes (codesign.supernet.plan)
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 
 

@@ -25,8 +25,8 @@ from torch import nn
 
 from codesign.spaces.base import Candidate
 from codesign.supernet.config import TrainConfig
-from codesign.supernet.plan import (SCHEMES, WARMUP_FILE, check_few_shot,  # noqa: F401
-                                    checkpoints, split_groups, sub_checkpoint)
+from codesign.supernet.plan import (WARMUP_FILE, check_few_shot, checkpoints, split_groups,
+                                    sub_checkpoint)
 from fpga.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,6 @@ class FewShotSupernet(nn.Module):
 
     def extract(self, c: Candidate, spec: Any = None) -> nn.Module:
         return self.subnets[self.route(c)].extract(c, spec)
-
-    def inherit_ranges(self) -> None:
-        for s in self.subnets:
-            s.inherit_ranges()
 
 
 def sub_configs(cfg: TrainConfig, splits: Iterable[tuple[int, ...]],
@@ -152,11 +148,12 @@ def check_resumable_scheme(space: Any, build: Callable[[Any], nn.Module], scheme
     """Every checkpoint of the scheme that exists must load and fit (exit 2 otherwise)."""
     from codesign.supernet.checkpoint import check_resumable
 
+    model = build(space)  # each check loads a whole state into it: one model serves them all
     if scheme == "one-shot":
-        check_resumable(build(space), run_dir / WARMUP_FILE, cfg)
+        check_resumable(model, run_dir / WARMUP_FILE, cfg)
         return
     w = check_few_shot(cfg.epochs, warmup_epochs, splits)
     groups = split_groups(space, splits)
-    check_resumable(build(space), run_dir / WARMUP_FILE, warmup_config(cfg, w))
+    check_resumable(model, run_dir / WARMUP_FILE, warmup_config(cfg, w))
     for i, sub_cfg in enumerate(sub_configs(cfg, groups, w)):
-        check_resumable(build(space), sub_checkpoint(run_dir, i), sub_cfg)
+        check_resumable(model, sub_checkpoint(run_dir, i), sub_cfg)
