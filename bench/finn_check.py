@@ -1,7 +1,7 @@
 """Check an export against FINN itself: does FINN build it, with our names, styles and folding?
 
 FINN (finn-plus) is the real consumer of ``model.qonnx.onnx`` and of the three build files
-:func:`fpga.export.folding_config.write_finn_build_files` writes next to it
+:func:`hw_models.finn_build.write_finn_build_files` writes next to it
 (``folding_config.json``, ``specialize_layers.json``, ``finn_build.json``).  Its pins cannot
 share an environment with the product's torch, so it lives in its own venv (``python3 -m venv
 .venv-finn && .venv-finn/bin/pip install finn-plus psutil``) and this script has two
@@ -34,7 +34,7 @@ under ``problems``) when
    (``step_apply_folding_config.onnx``: FINN would ignore it silently), a node has no entry, or
    an attribute we set (PE, SIMD, ...) differs from the applied one;
 3. with a network JSON: FINN's node names, before and after specialization, are not the ones
-   :func:`fpga.export.folding_config.finn_nodes` predicts, in order;
+   :func:`hw_models.finn_build.finn_nodes` predicts, in order;
 4. a node other than the input ``Transpose`` stayed outside the dataflow partition;
 5. ``finn_build.json``'s steps are not FINN's estimate-only steps less
    ``step_target_fps_parallelization``.
@@ -72,35 +72,14 @@ MODEL_FILE, NETWORK_FILE = "model.qonnx.onnx", "network.json"
 
 
 # ====================================================================== prepare (product venv)
-def _with_depthwise(model: Any, spec: Any) -> Any:
-    """``codesign.models.qcnn.build_qmodel`` has no ``dwconv`` block (no search space makes
-    one); for this structure check a dwconv layer becomes a grouped ``QuantConv2d`` (one
-    ``K x K`` filter per channel) + BN + QuantReLU, the form FINN turns into a VVAU."""
-    import torch
-
-    from codesign.models.qcnn import make_act, make_conv
-
-    for layer in spec.layers:
-        if layer.op != "dwconv":
-            continue
-        block = model.blocks[layer.name]
-        del block.linear
-        block.op = "conv"
-        c = layer.in_channels
-        block.conv = make_conv(c, c, layer, weight_bit_width=layer.weight_bits, groups=c)
-        if block.has_act:
-            block.bn, block.act = torch.nn.BatchNorm2d(c), make_act(layer.act_bits)
-    return model
-
-
 def prepare(args: argparse.Namespace) -> int:
     import torch
 
     from codesign.models.qcnn import build_qmodel
     from fpga.errors import InputError
     from fpga.export import export_qonnx
-    from fpga.export.folding_config import (finn_build_config, finn_folding_config,
-                                            write_finn_build_files)
+    from hw_models.finn_build import (finn_build_config, finn_folding_config,
+                                      write_finn_build_files)
     from hw_models.network import NetworkSpec
 
     if args.preset:
@@ -116,7 +95,7 @@ def prepare(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    model = _with_depthwise(build_qmodel(spec), spec).eval()
+    model = build_qmodel(spec).eval()
     with torch.no_grad():  # non-trivial BN statistics, so thresholds are not all alike
         for mod in model.modules():
             if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
@@ -143,7 +122,7 @@ def compare(folding: dict[str, Any], specialize: dict[str, Any],
     ``before``: FINN's dataflow nodes before specialization, ``{"name", "op_type", "output"}``;
     ``after``: after applying the folding config, ``{"name", "op_type", "output", "attrs"}``
     (matched to ``before`` by output tensor); ``predicted``: ``(name before, name after)`` per
-    node, in order, from :func:`fpga.export.folding_config.finn_nodes`.  Returns the per-node
+    node, in order, from :func:`hw_models.finn_build.finn_nodes`.  Returns the per-node
     entries and the lists of what is wrong (``problems`` is empty when all is well).
     """
     problems: list[str] = []
@@ -208,7 +187,7 @@ def compare(folding: dict[str, Any], specialize: dict[str, Any],
         names_ok = (before_names == [p[0] for p in predicted]
                     and after_names == [p[1] for p in predicted])
         if not names_ok:
-            problems.append("FINN's node names differ from fpga.export.folding_config."
+            problems.append("FINN's node names differ from hw_models.finn_build."
                             f"finn_nodes' prediction:\n    FINN: {list(zip(before_names, after_names))}"
                             f"\n    ours: {predicted}")
     return {
@@ -383,7 +362,7 @@ def _usage(message: str) -> None:
 
 def _resolve_inputs(args: argparse.Namespace) -> list[dict[str, Path | None]]:
     """The files ``check`` reads, per bundle: from ``--bundle DIR...`` or the positionals."""
-    from fpga.export.folding_config import FILES
+    from hw_models.finn_build import FILES
 
     if args.bundle:
         if args.model or args.folding_config:
@@ -439,7 +418,7 @@ def _check_one(files: dict[str, Path | None], args: argparse.Namespace) -> int:
     node_layer: dict[str, str] = {}
     predicted: list[tuple[str, str]] | None = None
     if files["network"] is not None:
-        from fpga.export.folding_config import finn_nodes
+        from hw_models.finn_build import finn_nodes
         from hw_models.network import NetworkSpec
 
         predicted = []

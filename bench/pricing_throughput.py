@@ -1,7 +1,7 @@
 """Throughput of the vectorized FINN pricer against a plain per-candidate loop (issue #3 item 5).
 
-Target: price >= 100,000 (network, folding) design points per second on one core for a
-10-layer network.  The network is ``examples/cnv_w1a1.json`` plus one more fc layer (10 compute
+Target (issue 11): price >= 1,000,000 (network, folding) design points per second on one core
+for a 10-layer network (issue 3 asked for 100,000).  The network is ``examples/cnv_w1a1.json`` plus one more fc layer (10 compute
 layers, 2 max-pools).  ``N`` random legal candidates (per-layer weight/activation bits in 1..8,
 PE/SIMD uniform over the legal divisors) are priced
 
@@ -82,8 +82,14 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     cand = pricer.random_candidates(rng, args.n)
 
-    # (a) vectorized, validation included
-    pricer.price(**{k: v[:1000] for k, v in cand.items()})  # warm-up
+    # (a) vectorized, validation included: a cold call on a fresh pricer (its per-layer
+    # tables are filled by the call; the process itself is warmed by another pricer first, so
+    # that first-touch page faults of numpy's allocator are not counted) and the best of
+    # --repeat warm calls
+    BatchPricer(model, spec).price(**cand)
+    t0 = time.perf_counter()
+    pricer.price(**cand)
+    t_cold = time.perf_counter() - t0
     times = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
@@ -98,6 +104,7 @@ def main() -> None:
     m = min(args.loop, args.n)
     specs = [pricer.spec_of(*(cand[k][i] for k in KEYS)) for i in range(m)]
     cost_mod._price.cache_clear()
+    cost_mod.op_cost.cache_clear()
     t0 = time.perf_counter()
     reports = [model.estimate(s) for s in specs]
     t_loop = time.perf_counter() - t0
@@ -119,13 +126,15 @@ def main() -> None:
         "n_compute_layers": len(spec.compute_layers),
         "model": repr(model),
         "batch": {"n": args.n, "seconds_best": t_batch, "seconds_all": times,
+                  "seconds_cold": t_cold, "designs_per_s_cold": args.n / t_cold,
                   "seconds_without_validation": t_novalid, "designs_per_s": rate_batch,
                   "designs_per_s_without_validation": args.n / t_novalid},
         "loop": {"n": m, "seconds": t_loop, "designs_per_s": rate_loop,
                  "what": "FinnCostModel.estimate per candidate, cache cleared first"},
         "speedup": rate_batch / rate_loop,
-        "target_designs_per_s": 100_000,
-        "meets_target": rate_batch >= 100_000,
+        "target_designs_per_s": 1_000_000,
+        "meets_target": rate_batch >= 1_000_000,
+        "meets_target_cold": args.n / t_cold >= 1_000_000,
         "mismatches_in_loop_sample": mismatches,
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
@@ -133,13 +142,15 @@ def main() -> None:
     print(f"network {spec.name}: {len(spec.layers)} layers "
           f"({len(spec.compute_layers)} conv/fc), {model!r}")
     print(f"{'method':<44}{'designs':>10}{'seconds':>10}{'designs/s':>14}")
-    print(f"{'(a) BatchPricer.price (numpy, 1 thread)':<44}{args.n:>10}{t_batch:>10.3f}"
+    print(f"{'(a) BatchPricer.price, fresh pricer (cold)':<44}{args.n:>10}{t_cold:>10.3f}"
+          f"{args.n / t_cold:>14,.0f}")
+    print(f"{'    same pricer again (warm, best)':<44}{args.n:>10}{t_batch:>10.3f}"
           f"{rate_batch:>14,.0f}")
     print(f"{'    same, validate=False':<44}{args.n:>10}{t_novalid:>10.3f}"
           f"{args.n / t_novalid:>14,.0f}")
     print(f"{'(b) FinnCostModel.estimate loop':<44}{m:>10}{t_loop:>10.3f}{rate_loop:>14,.0f}")
-    print(f"speedup (a)/(b): {rate_batch / rate_loop:,.0f}x; target 100,000/s met: "
-          f"{rate_batch >= 100_000}; mismatches on the {m} looped candidates: {mismatches}")
+    print(f"speedup (a)/(b): {rate_batch / rate_loop:,.0f}x; target 1,000,000/s met: "
+          f"{rate_batch >= 1_000_000} (cold: {args.n / t_cold >= 1_000_000}); mismatches on the {m} looped candidates: {mismatches}")
     print(f"wrote {args.out}")
     if mismatches:
         sys.exit(1)

@@ -9,6 +9,7 @@ and runs the search.  gloo on CPU, NCCL on GPUs.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from dataclasses import dataclass
@@ -29,6 +30,13 @@ class DistContext:
         return self.rank == 0
 
 
+def _shutdown() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def from_env() -> DistContext | None:
     """The process group of a ``torchrun`` launch (initialised here), or ``None`` alone."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
@@ -41,6 +49,9 @@ def from_env() -> DistContext | None:
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend)
+        # a rank that stops early (a refused input) must still tear the group down before the
+        # interpreter exits, or gloo's threads abort the process (exit -6 instead of 2)
+        atexit.register(_shutdown)
     if backend == "nccl":
         torch.cuda.set_device(local)
     return DistContext(rank, world, local, backend)

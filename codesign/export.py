@@ -103,7 +103,7 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     from codesign.supernet.fewshot import load_trained
     from codesign.supernet.plan import WARMUP_FILE
     from codesign.supernet.train import accuracy, finetune, pick_device, tensor_splits, to_float
-    from fpga.export.folding_config import write_finn_build_files
+    from hw_models.finn_build import write_finn_build_files
     from fpga.export.onnx_export import (export_qcdq, export_qonnx, qcdq_unsupported_reason,
                                          run_qcdq, run_qonnx, top1_agreement)
 

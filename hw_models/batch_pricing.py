@@ -1,12 +1,18 @@
 """Vectorized FINN pricing of many design points that share one layer structure.
 
 A search proposes thousands of (quantization, folding) candidates of the same network: same op
-sequence, same shapes, different per-layer weight/activation bits and PE/SIMD.  Pricing each
-with :meth:`hw_models.cost.FinnCostModel.estimate` costs a Python loop over layers and stages
-per candidate; :class:`BatchPricer` prices all of them at once with numpy, one column of
-candidates per layer, and returns the **same numbers** (bit-for-bit: every integer ceil/floor
-and every float operation of :mod:`hw_models.finn_ops` is reproduced in the same order, and the
-MVAU accumulator widths are taken from :meth:`MVAU.acc_bits` itself, tabulated per layer).
+sequence, same shapes, different per-layer weight/activation bits and PE/SIMD.
+:class:`BatchPricer` prices all of them at once and returns the **same numbers** as
+:meth:`hw_models.cost.FinnCostModel.estimate`, because it runs the same code: the one lowering
+(:func:`hw_models.lowering.lower_layer`, :func:`~hw_models.lowering.lower_links`) with numpy
+arrays in place of ints, whose nodes are priced by the same op formulas
+(:mod:`hw_models.finn_ops`, written once for ints and arrays).
+
+How it is fast: a layer's nodes depend only on that layer's own choice (PE, SIMD, weight bits,
+input bits, output bits; a max-pool on the incoming parallelism and bits), and the links between
+layers on the two streams they join.  Each layer therefore keeps a table over its possible
+choices; a call fills only the entries its candidates use (the formulas run once per distinct
+choice, on arrays) and every candidate then reads its layer costs from the tables (gathers).
 ``tests/hw_models/test_batch_pricing.py`` checks the equality against the scalar model;
 ``bench/pricing_throughput.py`` measures the speed (``bench/PRICING.md``).
 
@@ -16,118 +22,121 @@ Usage::
     out = pricer.price(weight_bits=W, act_bits=A, pe=P, simd=S)   # each (n, n_compute)
     out["lut"], out["bram18"], out["fps"], out["bottleneck"]      # each (n,)
 
-Columns are the template's compute layers (conv / fc) in order (:attr:`BatchPricer.compute_names`).
-An argument left ``None`` takes the template's value (``pe``/``simd`` unset there: 1);
-``act_bits`` 0 means "no activation" and is accepted only on a compute layer that ends the
-network.  Max-pools are priced as in :meth:`FinnCostModel.estimate` (depthwise generator + Pool
-at :func:`fpga.export.folding_config.pool_parallelism`, computed per candidate).
-
-The stages between layers are priced as the scalar model does: the input thresholding (when
-``template.input.thresholding``), data-width converters where stream widths differ, the FIFO
-allowance, and the I/O cap on fps.
-
-Supported settings: ``lut_variant`` ``finn2026`` / ``finn2022``, ``weight_mem`` ``block``,
-``swg_impl`` ``rtl``, ``res_type`` ``lut`` / ``dsp``, any ``fifo_depth``, ``interconnect`` and
-``io_profile``; ops conv, fc and maxpool (a depthwise conv raises NotImplementedError).  Any other setting, and templates the
-scalar model would report partly unsupported (a max-pool with stride > kernel), raise
-:class:`NotImplementedError` naming the setting - never a silently different number.
-Illegal candidates raise :class:`~fpga.errors.InputError` (a ``ValueError``) naming the layer,
-the first bad row and the rule.  Torch-free.
+Columns are the template's compute layers (conv / dwconv / fc) in order
+(:attr:`BatchPricer.compute_names`).  An argument left ``None`` takes the template's value
+(``pe``/``simd`` unset there: 1); ``act_bits`` 0 means "no activation" and is accepted only on
+a compute layer that ends the network.  Every model setting and every op the lowering has a
+rule for is supported; a template the scalar model would report partly unsupported (a max-pool
+with stride > kernel) raises :class:`NotImplementedError` naming the layer.  Illegal candidates
+raise :class:`~fpga.errors.InputError` (a ``ValueError``) naming the layer, the first bad row
+and the rule.  Torch-free.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from fpga.errors import InputError
-from fpga.export.folding_config import conv_needs_swg
-from hw_models.cost import FinnCostModel, _unsupported_reason
-from hw_models.finn_ops import MVAU, StreamingFIFO, Thresholding
+from fpga.folding import divisors, rule_for
+from hw_models.cost import FinnCostModel
+from hw_models.finn_ops import LUT_VARIANTS, RES_TYPES, SWG_IMPLS, WEIGHT_MEMORIES
 from hw_models.io_cap import frame_bytes
-from hw_models.network import MAX_BITS, NetworkSpec
+from hw_models.lowering import (LOWERED_OPS, Choice, Node, Stream, lower_layer, lower_links,
+                                threshold_node, unsupported_reason)
+from hw_models.network import MAX_BITS, LayerSpec, NetworkSpec
 
 __all__ = ["BatchPricer", "SUPPORTED_SETTINGS"]
 
-#: the model settings the vectorized formulas reproduce
+#: the model settings the vectorized path reproduces: all of them (the formulas are shared)
 SUPPORTED_SETTINGS: Mapping[str, tuple[str, ...]] = {
-    "lut_variant": ("finn2026", "finn2022"),
-    "weight_mem": ("block",),
-    "swg_impl": ("rtl",),
-    "res_type": ("lut", "dsp"),
+    "lut_variant": LUT_VARIANTS, "weight_mem": WEIGHT_MEMORIES, "swg_impl": SWG_IMPLS,
+    "res_type": RES_TYPES,
 }
 
 _I = np.int64
-_F = np.float64
+#: what a layer table holds per choice, in this order
+_FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit", "in_par", "out_par", "out_bits")
+_LINK_FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit")
 
 
-# ------------------------------------------------------------------ integer helpers (exact)
-def _cdiv(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
-    """``ceil(a / b)`` for positive integers, exactly (``math.ceil(a / b)`` for the sizes here)."""
-    return -(-np.asarray(a, dtype=_I) // b)
+# ------------------------------------------------------------------ lookup structures
+class _Axis:
+    """A small set of integer values and the index of each (a dense lookup by value)."""
+
+    def __init__(self, values: Sequence[int]) -> None:
+        self.values = np.array(sorted(set(int(v) for v in values)), dtype=_I)
+        self.index_of = np.full(int(self.values[-1]) + 1, -1, dtype=_I)
+        self.index_of[self.values] = np.arange(len(self.values), dtype=_I)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def index(self, v: np.ndarray) -> np.ndarray:
+        return self.index_of.take(v)
 
 
-def _ram_width_for_depth(depth: np.ndarray) -> np.ndarray:
-    """Vector :func:`hw_models.finn_ops._ram_width_for_depth` (36/18/9/4/2/1)."""
-    return np.select([depth <= 512, depth <= 1024, depth <= 2048, depth <= 4096, depth <= 8192],
-                     [36, 18, 9, 4, 2], 1).astype(_I)
+class _Table:
+    """Costs over the cartesian product of some axes, filled on demand.
+
+    ``fill(*values)`` gets one array per axis (the choices still missing) and returns one
+    array per field; :meth:`lookup` gives each field for every candidate."""
+
+    def __init__(self, axes: Sequence[_Axis], fill: Callable[..., Sequence[Any]],
+                 fields: Sequence[str]) -> None:
+        self.axes = tuple(axes)
+        self.shape = tuple(len(a) for a in axes)
+        self.size = int(np.prod(self.shape))
+        self.fill = fill
+        self.values = np.zeros((len(fields), self.size), dtype=_I)
+        self.filled = np.zeros(self.size, dtype=bool)
+
+    def key(self, *vals: np.ndarray) -> np.ndarray:
+        k = self.axes[0].index(vals[0])
+        for axis, v in zip(self.axes[1:], vals[1:]):
+            k = k * len(axis) + axis.index(v)
+        return k
+
+    def lookup(self, key: np.ndarray) -> np.ndarray:
+        if not self.filled.take(key).all():
+            need = np.zeros(self.size, dtype=bool)
+            need[key] = True
+            need &= ~self.filled
+            todo = np.flatnonzero(need)
+            idx = np.unravel_index(todo, self.shape)
+            got = self.fill(*(a.values[i] for a, i in zip(self.axes, idx)))
+            for f, v in enumerate(got):
+                self.values[f, todo] = np.broadcast_to(np.asarray(v, dtype=_I), todo.shape)
+            self.filled[todo] = True
+        return self.values.take(key, axis=1)
 
 
-def _bram18_finn_r(depth: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Vector :func:`hw_models.finn_ops.bram18_finn_r` (depth, width >= 1)."""
-    return np.select(
-        [width == 1, width == 2, width <= 4, width <= 9, (width <= 18) | (depth > 512)],
-        [_cdiv(depth, 16384), _cdiv(depth, 8192), _cdiv(depth, 4096) * _cdiv(width, 4),
-         _cdiv(depth, 2048) * _cdiv(width, 9), _cdiv(depth, 1024) * _cdiv(width, 18)],
-        _cdiv(depth, 512) * _cdiv(width, 36)).astype(_I)
+def _price_nodes(nodes: Sequence[Node], n: int) -> list[np.ndarray]:
+    """``lut, bram18, dsp, uram, max cycles, summed cycles`` of priced nodes (arrays)."""
+    out = [np.zeros(n, dtype=_I) for _ in range(6)]
+    for node in nodes:
+        if not node.priced:
+            continue
+        op = node.op
+        for f, v in enumerate((op.lut(), op.bram18(), op.dsp(), op.uram())):
+            out[f] = out[f] + np.asarray(v, dtype=_I)
+        c = np.asarray(op.cycles(), dtype=_I)
+        out[4] = np.maximum(out[4], c)
+        out[5] = out[5] + c
+    return [np.broadcast_to(v, (n,)) for v in out]
 
 
-def _swg_bram18_rtl(depth: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Vector ``ConvolutionInputGenerator.bram18`` for the RTL implementation."""
-    cascade_w = _cdiv(width, _ram_width_for_depth(depth))
-    savings = np.where(depth > 16384,
-                       cascade_w - _cdiv(width, _ram_width_for_depth(depth % 16384)), 0)
-    return _cdiv(depth, 16384) * cascade_w - savings
-
-
-def _largest_divisor_table(n: int, size: int) -> np.ndarray:
-    """``t[x]`` = the largest divisor of ``n`` not above ``max(1, x)``, for ``x < size``."""
-    t = np.ones(size, dtype=_I)
-    best = 1
-    for x in range(1, size):
-        if x <= n and n % x == 0:
-            best = x
-        t[x] = best
-    return t
-
-
-# ------------------------------------------------------------------ the compiled template
 @dataclass(frozen=True)
 class _Layer:
-    """What stays fixed for one template layer across candidates."""
-
-    index: int          # position in template.layers
-    name: str
-    op: str
-    col: int            # compute column (-1 for a max-pool)
-    in_col: int         # compute column whose act_bits feed this layer (-1: network input)
-    c_in: int
-    h: int              # input height/width, padded for a conv's generator
-    w: int
-    out_h: int
-    out_w: int
-    kernel: int
-    stride: int
-    padding: int
-    mw: int = 0
-    mh: int = 0
-    n_vec: int = 1
-    swg: bool = False
-    is_1d: bool = False
+    index: int
+    spec: LayerSpec
+    col: int            # compute column (-1: a max-pool)
+    in_elems: int       # elements per frame of the stream that enters
 
 
+# ------------------------------------------------------------------ the pricer
 class BatchPricer:
     """Prices many (bits, folding) design points of one template network at once.
 
@@ -139,111 +148,48 @@ class BatchPricer:
         if not isinstance(model, FinnCostModel):
             raise NotImplementedError(f"BatchPricer reproduces FinnCostModel only, got "
                                       f"{type(model).__name__}")
-        for key, accepted in SUPPORTED_SETTINGS.items():
-            value = getattr(model, key)
-            if value not in accepted:
-                raise NotImplementedError(
-                    f"BatchPricer: {key}={value!r} is not vectorized (supported: "
-                    f"{', '.join(accepted)}); price these candidates with "
-                    "FinnCostModel.estimate")
         for layer in template.layers:
-            if layer.op not in ("conv", "fc", "maxpool"):
-                raise NotImplementedError(f"BatchPricer: layer '{layer.name}' op {layer.op!r} "
-                                          "is not vectorized; price it with FinnCostModel")
-            if layer.op == "maxpool":
-                reason = _unsupported_reason(layer)
-                if reason:
-                    raise NotImplementedError(f"BatchPricer: layer '{layer.name}': {reason} "
-                                              "(the scalar model reports it unsupported)")
+            reason = (unsupported_reason(layer)
+                      if layer.op not in LOWERED_OPS or layer.op == "maxpool" else None)
+            if reason:
+                raise NotImplementedError(f"BatchPricer: layer '{layer.name}': {reason} "
+                                          "(the scalar model reports it unsupported)")
         self.model = model
         self.template = template
         self.clock_mhz = model.clock_mhz
         self._fclk = model.clock_mhz * 1e6  # the same float FinnCostModel divides
+        self._s = model.lowering_settings
+        inp = template.input
         layers: list[_Layer] = []
-        col, last_col = 0, -1
+        col, elems = 0, inp.channels * inp.height * inp.width
         for i, l in enumerate(template.layers):
-            if l.op == "maxpool":
-                layers.append(_Layer(i, l.name, l.op, -1, last_col, l.in_channels, l.in_h,
-                                     l.in_w, l.out_h, l.out_w, l.kernel, l.stride, 0,
-                                     is_1d=l.in_h == 1 or l.in_w == 1))
-                continue
-            p = l.padding
-            h, w = l.in_h + 2 * p, l.in_w + 2 * p
-            swg = l.op == "conv" and conv_needs_swg(l)
-            layers.append(_Layer(i, l.name, l.op, col, last_col, l.in_channels, h, w,
-                                 l.out_h, l.out_w, l.kernel, l.stride, p, l.mw, l.mh,
-                                 l.n_vectors, swg, h == 1 or w == 1))
-            last_col = col
-            col += 1
+            layers.append(_Layer(i, l, col if l.is_compute else -1, elems))
+            col += l.is_compute
+            elems = l.out_channels * l.out_h * l.out_w
         if col == 0:
-            raise NotImplementedError("BatchPricer: the template has no conv/fc layer")
+            raise NotImplementedError("BatchPricer: the template has no conv/dwconv/fc layer")
         self._layers = tuple(layers)
         self._compute = tuple(l for l in layers if l.col >= 0)
-        self.compute_names: tuple[str, ...] = tuple(l.name for l in self._compute)
+        self.compute_names: tuple[str, ...] = tuple(l.spec.name for l in self._compute)
         self.layer_names: tuple[str, ...] = tuple(l.name for l in template.layers)
-        # act_bits 0 ("no activation") only where the compute layer ends the network
         self._may_omit_act = np.array([l.index == len(template.layers) - 1
                                        for l in self._compute])
-        # MVAU accumulator widths from the scalar method itself: acc[j][w, a]
-        self._acc = tuple(self._acc_table(l.mw, l.mh) for l in self._compute)
-        # pool parallelism: largest divisor of C not above the incoming stream width
-        bound = max([template.layers[0].in_channels] + [l.mh for l in self._compute]
-                    + [l.c_in for l in layers]) + 1
-        self._div = {l.index: _largest_divisor_table(l.c_in, bound)
-                     for l in layers if l.op == "maxpool"}
-        self._first_is_fc = template.layers[0].op == "fc"
-        self._first_c = template.layers[0].in_channels
-        inp = template.input
+        pw = self._s.parallel_window
+        self._pe_axis = [_Axis(rule_for(l.spec).pe_options(l.spec)) for l in self._compute]
+        self._simd_axis = [_Axis(rule_for(l.spec).simd_options(l.spec, pw))
+                           for l in self._compute]
+        self._tables: dict[tuple, _Table] = {}
         self._in_bytes = frame_bytes(inp.channels * inp.height * inp.width, inp.bits)
-        # thresholding LUT/BRAM per input PE (a divisor of the input channels)
-        self._th = None
-        if inp.thresholding:
-            th = np.zeros((3, inp.channels + 1), dtype=_I)
-            for d in range(1, inp.channels + 1):
-                if inp.channels % d == 0:
-                    t = Thresholding(inp.channels, inp.height, inp.width, d, inp.bits)
-                    th[:, d] = (t.lut(), t.bram18(), t.cycles())
-            self._th = th
-        self._fifo: dict[int, tuple[int, int]] = {}
-
-    def _fifo_cost(self, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """LUT and RAMB18 of the FIFO allowance at each stream width (scalar model, tabulated)."""
-        u, inv = np.unique(width, return_inverse=True)
-        for x in u.tolist():
-            if x not in self._fifo:
-                f = StreamingFIFO(self.model.fifo_depth, int(x))
-                self._fifo[x] = (f.lut(), f.bram18())
-        lut = np.array([self._fifo[x][0] for x in u.tolist()], dtype=_I)[inv]
-        br = np.array([self._fifo[x][1] for x in u.tolist()], dtype=_I)[inv]
-        return lut.reshape(width.shape), br.reshape(width.shape)
-
-    @staticmethod
-    def _dwc(inw: np.ndarray, outw: np.ndarray, frame_bits: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Data-width converters where ``inw != outw``: (present, LUT, cycles), as finn_ops."""
-        present = inw != outw
-        intw = np.lcm(inw, outw)
-        lut = (np.where(inw != intw, np.abs(np.ceil(np.log2(inw / intw))) + intw, 0)
-               + np.where(intw != outw, np.abs(np.ceil(np.log2(intw / outw))) + outw, 0))
-        cyc = np.maximum(_cdiv(frame_bits, inw), _cdiv(frame_bits, outw))
-        return present, np.where(present, lut, 0).astype(_I), np.where(present, cyc, 0)
+        self._io_caps: dict[int, float] = {}
 
     # -------------------------------------------------------------- setup helpers
-    def _acc_table(self, mw: int, mh: int) -> np.ndarray:
-        t = np.zeros((MAX_BITS + 1, MAX_BITS + 1), dtype=_F)
-        for wb in range(1, MAX_BITS + 1):
-            for ab in range(1, MAX_BITS + 1):
-                t[wb, ab] = MVAU(mw, mh, 1, 1, wb, ab, None, in_signed=ab == 1,
-                                 lut_variant=self.model.lut_variant).acc_bits()
-        return t
-
     @property
     def n_compute(self) -> int:
         return len(self._compute)
 
     def template_arrays(self) -> dict[str, np.ndarray]:
         """The template's own (weight_bits, act_bits, pe, simd) as ``(n_compute,)`` arrays."""
-        ls = [self.template.layers[l.index] for l in self._compute]
+        ls = [l.spec for l in self._compute]
         return {"weight_bits": np.array([l.weight_bits or 0 for l in ls], dtype=_I),
                 "act_bits": np.array([l.act_bits or 0 for l in ls], dtype=_I),
                 "pe": np.array([l.pe or 1 for l in ls], dtype=_I),
@@ -271,7 +217,6 @@ class BatchPricer:
                 if n not in (1, a.shape[0]):
                     raise InputError(key, f"{a.shape[0]} rows, other arguments have {n}")
                 n = a.shape[0]
-        # one contiguous column per compute layer
         cols = {k: np.ascontiguousarray(np.broadcast_to(a, (n, self.n_compute)).T)
                 for k, a in arrays.items()}
         return n, cols
@@ -283,7 +228,9 @@ class BatchPricer:
             raise InputError(f"{key}[{row}, {j}]", f"layer '{self.compute_names[j]}', first bad "
                              f"row {row}: {key} {v} - {rule}", accepted)
 
+        pw = self._s.parallel_window
         for j, l in enumerate(self._compute):
+            spec, rule = l.spec, rule_for(l.spec)
             wb, ab, pe, simd = c["weight_bits"][j], c["act_bits"][j], c["pe"][j], c["simd"][j]
             bad = (wb < 1) | (wb > MAX_BITS)
             if bad.any():
@@ -293,17 +240,71 @@ class BatchPricer:
             if bad.any():
                 fail("act_bits", j, bad, f"must be in {lo}..{MAX_BITS} (0 = no activation, only "
                      "on a compute layer that ends the network)")
-            bad = (pe < 1) | (l.mh % np.maximum(pe, 1) != 0)
+            bad = rule.bad_pe(spec, pe)
             if bad.any():
-                fail("pe", j, bad, f"PE must divide the {l.mh} output channels (MH)",
-                     [d for d in range(1, l.mh + 1) if l.mh % d == 0])
-            lim = math.gcd(l.mw, l.c_in) if l.op == "conv" else l.mw
-            bad = (simd < 1) | (lim % np.maximum(simd, 1) != 0)
+                fail("pe", j, bad, f"PE must divide {rule.pe_dim(spec)}", rule.pe_options(spec))
+            bad = rule.bad_simd(spec, simd, pw)
             if bad.any():
-                dims = (f"MW = {l.mw} (K*K*C_in) and the {l.c_in} input channels"
-                        if l.op == "conv" else f"MW = {l.mw} (input features)")
-                fail("simd", j, bad, f"SIMD must divide {dims}",
-                     [d for d in range(1, lim + 1) if lim % d == 0])
+                fail("simd", j, bad, f"SIMD must divide {rule.simd_dims(spec)}",
+                     rule.simd_options(spec, pw))
+            bad = np.asarray(rule.bad_pair(spec, pe, simd))
+            if bad.any():
+                fail("simd", j, bad, f"SIMD > 1 needs PE = {spec.in_channels} (the "
+                     "parallel-window generator streams all channels)")
+
+    # -------------------------------------------------------------- tables
+    def _table(self, key: tuple, make: Callable[[], _Table]) -> _Table:
+        t = self._tables.get(key)
+        if t is None:
+            t = self._tables[key] = make()
+        return t
+
+    def _compute_table(self, j: int, bits: _Axis) -> _Table:
+        l = self._compute[j]
+        s = self._s
+
+        def fill(pe: np.ndarray, simd: np.ndarray, wb: np.ndarray, a: np.ndarray,
+                 ob: np.ndarray) -> list[np.ndarray]:
+            low = lower_layer(l.spec, Choice(pe, simd, wb, ob), Stream(1, a, l.in_elems), s)
+            n = pe.shape[0]
+            return _price_nodes(low.nodes, n) + [np.broadcast_to(low.in_par, (n,)),
+                                                 np.broadcast_to(low.out.par, (n,)),
+                                                 np.broadcast_to(low.out.bits, (n,))]
+
+        return self._table(("c", j, tuple(bits.values)), lambda: _Table(
+            (self._pe_axis[j], self._simd_axis[j], bits, bits, bits), fill, _FIELDS))
+
+    def _pool_table(self, k: int, par: _Axis, bits: _Axis) -> _Table:
+        l = self._layers[k]
+        s = self._s
+
+        def fill(stream_par: np.ndarray, a: np.ndarray) -> list[np.ndarray]:
+            low = lower_layer(l.spec, Choice(), Stream(stream_par, a, l.in_elems), s)
+            n = a.shape[0]
+            return _price_nodes(low.nodes, n) + [low.in_par, low.out.par,
+                                                 np.broadcast_to(low.out.bits, (n,))]
+
+        return self._table(("p", k, tuple(par.values), tuple(bits.values)),
+                           lambda: _Table((par, bits), fill, _FIELDS))
+
+    def _link_table(self, k: int, prev: _Axis | None, bits: _Axis, in_par: _Axis,
+                    prev_elems: int) -> _Table:
+        s = self._s
+        fifo = k > 0
+        owner = self._layers[k].spec.name
+
+        def fill(*v: np.ndarray) -> list[np.ndarray]:
+            if prev is None:
+                a, ip = v
+                nodes = lower_links(None, ip * a, s, fifo, owner)
+            else:
+                pp, a, ip = v
+                nodes = lower_links(Stream(pp, a, prev_elems), ip * a, s, fifo, owner)
+            return _price_nodes(nodes, v[0].shape[0])
+
+        axes = (bits, in_par) if prev is None else (prev, bits, in_par)
+        return self._table(("l", k, tuple(tuple(a.values) for a in axes)),
+                           lambda: _Table(axes, fill, _LINK_FIELDS))
 
     # -------------------------------------------------------------- pricing
     def price(self, weight_bits: Any = None, act_bits: Any = None, pe: Any = None,
@@ -313,210 +314,154 @@ class BatchPricer:
         (broadcast) or ``None`` (the template's values).
 
         Returns ``(n,)`` arrays: ``lut``, ``bram18``, ``dsp``, ``uram``, ``cycles_per_frame``,
-        ``critical_path_cycles`` (int64), ``fps`` (float64, ``clock_hz / cycles_per_frame``)
-        and ``bottleneck`` (index into ``template.layers`` of the first slowest layer, as
-        ``CostReport.bottleneck`` names it; :attr:`layer_names` maps it).  With ``per_layer``:
-        also ``layer_cycles``, ``layer_lut``, ``layer_bram18``, ``layer_dsp`` of shape
-        ``(n, n_layers)`` (every template layer, max-pools included) and ``pool_pe``
-        ``(n, n_pools)``.  ``validate=False`` skips the legality checks (only for candidates
-        known to be legal: illegal ones then give meaningless numbers).
+        ``critical_path_cycles`` (int64), ``fps`` (float64, ``clock_hz / cycles_per_frame``,
+        capped by the I/O profile), ``fps_compute`` and ``bottleneck`` (index into
+        ``template.layers`` of the first slowest layer, as ``CostReport.bottleneck`` names it;
+        :attr:`layer_names` maps it).  With ``per_layer``: also ``layer_cycles``,
+        ``layer_lut``, ``layer_bram18``, ``layer_dsp`` of shape ``(n, n_layers)`` (every
+        template layer, max-pools included) and ``pool_pe`` ``(n, n_pools)``.
+        ``validate=False`` skips the legality checks (only for candidates known to be legal:
+        illegal ones then give meaningless numbers).
         """
         n, c = self._inputs(weight_bits=weight_bits, act_bits=act_bits, pe=pe, simd=simd)
         if validate:
             self._validate(c)
+        inp = self.template.input
+        s = self._s
+        seen = np.zeros(max(MAX_BITS, inp.bits) + 1, dtype=bool)
+        seen[[0, inp.bits]] = True
+        seen[c["weight_bits"].ravel()] = True
+        seen[c["act_bits"].ravel()] = True
+        bits = _Axis(np.flatnonzero(seen))
         L = len(self._layers)
-        lut = np.zeros(n, dtype=_I)
-        bram = np.zeros(n, dtype=_I)
-        dsp = np.zeros(n, dtype=_I)
+        totals = [np.zeros(n, dtype=_I) for _ in range(4)]  # lut, bram18, dsp, uram
         crit = np.zeros(n, dtype=_I)
         cyc_all = np.empty((L, n), dtype=_I)
-        if per_layer:
-            per = {k: np.zeros((L, n), dtype=_I) for k in ("lut", "bram18", "dsp")}
-            pool_pes = []
-        in_bits0 = np.full(n, self.template.input.bits, dtype=_I)
-        # the stream entering the network (input quantizer's PE), see pool_parallelism
-        stream = (np.ones(n, dtype=_I) if self._first_is_fc
-                  else np.gcd(self._first_c, c["simd"][0]))
-        variant = self.model.lut_variant
-        dsp_mult = self.model.res_type == "dsp"
-        link = self.model.interconnect
-        fifo = link and self.model.fifo_depth > 0
-        # the stream entering each layer: width in bits and bits per frame (None: the input,
-        # fed at the first layer's width, needs no converter)
-        prev_w: np.ndarray | None = None
-        prev_fb: np.ndarray | None = None
-        th_lut = th_br = th_cyc = None
-        if self._th is not None:
-            th_lut, th_br, th_cyc = (self._th[0][stream], self._th[1][stream],
-                                     self._th[2][stream])
-            inp = self.template.input
-            prev_w = stream * inp.bits
-            prev_fb = np.full(n, inp.channels * inp.height * inp.width * inp.bits, dtype=_I)
+        per = {f: np.zeros((L, n), dtype=_I) for f in ("lut", "bram18", "dsp")} \
+            if per_layer else None
+        pool_pes: list[np.ndarray] = []
+
+        # the input quantizer: PE = gcd(C, the first compute layer's input parallelism)
+        first = self._compute[0]
+        if self._layers[0].spec.op == "fc":
+            th_pe = np.ones(n, dtype=_I)
+        else:
+            j0 = 0
+            fs = first.spec
+            par = (np.gcd(fs.in_channels, c["simd"][j0]) if fs.op == "conv"
+                   else c["pe"][j0] if fs.op == "dwconv" else c["simd"][j0])
+            th_pe = np.gcd(inp.channels, par)
+        th_axis = _Axis(divisors(inp.channels))
+        stream_par, stream_bits = th_pe, np.full(n, inp.bits, dtype=_I)
+        par_axis = th_axis
+        head = None
+        if inp.thresholding:
+            def fill_th(pe_: np.ndarray) -> list[np.ndarray]:
+                return _price_nodes([threshold_node(inp, pe_, "")], pe_.shape[0])
+            t = self._table(("t",), lambda: _Table((th_axis,), fill_th, _LINK_FIELDS))
+            head = t.lookup(t.key(th_pe))
+        prev_axis: _Axis | None = th_axis if inp.thresholding else None
+        prev_elems = inp.channels * inp.height * inp.width
         for k, l in enumerate(self._layers):
-            a = in_bits0 if l.in_col < 0 else c["act_bits"][l.in_col]
-            # --- the stages in front of the layer (input thresholding, DWC, FIFO)
-            x_lut = np.zeros(n, dtype=_I)
-            x_br = np.zeros(n, dtype=_I)
-            x_cyc = np.zeros(n, dtype=_I)
-            if k == 0 and th_lut is not None:
-                x_lut, x_br, x_cyc = x_lut + th_lut, x_br + th_br, th_cyc.copy()
-                crit += th_cyc
-            in_par = self._div[l.index][stream] if l.op == "maxpool" else c["simd"][l.col]
-            width = in_par * a
-            if link and prev_w is not None:
-                _, d_lut, d_cyc = self._dwc(prev_w, width, prev_fb)
-                x_lut += d_lut
-                x_cyc = np.maximum(x_cyc, d_cyc)
-                crit += d_cyc
-            if fifo and k > 0:
-                f_lut, f_br = self._fifo_cost(width)
-                x_lut += f_lut
-                x_br += f_br
-            if l.op == "maxpool":
-                par = self._div[l.index][stream]
-                stream = par
-                (swg_cyc, pool_cyc), lu, br = self._maxpool(l, par, a)
-                lu, br = lu + x_lut, br + x_br
-                cyc_all[k] = np.maximum(np.maximum(swg_cyc, pool_cyc), x_cyc)
-                crit += swg_cyc + pool_cyc
-                prev_w = par * a
-                prev_fb = l.c_in * l.out_h * l.out_w * a
-                if fifo and k == L - 1:
-                    f_lut, f_br = self._fifo_cost(prev_w)
-                    lu, br = lu + f_lut, br + f_br
-                lut += lu
-                bram += br
-                if per_layer:
-                    per["lut"][k], per["bram18"][k] = lu, br
-                    pool_pes.append(par)
-                continue
-            j = l.col
-            p, q, wb, ob = c["pe"][j], c["simd"][j], c["weight_bits"][j], c["act_bits"][j]
-            stream = p
-            # --- MVAU (finn_ops.MVAU)
-            cycles = (l.mh // p) * (l.mw // q) * l.n_vec
-            wa = wb + a
-            add = wa * (2 * q - 1)
-            mult = 0 if dsp_mult else q * (2 * _cdiv(wa, 6) - 1) * wa
-            s = (mult + add).astype(_F) + self._acc[j][wb, a]
-            if variant == "finn2022":
-                acc = self._acc[j][wb, a]
-                n_thr = (np.left_shift(1, ob) - 1).astype(_F)
-                has_act = ob > 0
-                thr = np.where(has_act, n_thr * acc * _cdiv(l.mh // p, 64), 0.0)
-                cmp = np.where(has_act, n_thr * acc, 0.0)
-                s = s + thr + cmp
-            lu = (300 + 1.1 * (p * s)).astype(_I)
-            depth = (l.mw * l.mh) // (p * q)
-            br = _bram18_finn_r(depth, p * q * wb)
-            ds = p * q * _cdiv(wa, 48) if dsp_mult else None
-            crit += cycles
-            layer_cyc = cycles
-            # --- FMPadding and the sliding-window generator in front of a conv
-            if l.op == "conv":
-                cf = l.c_in // q
-                if l.padding > 0:
-                    pad_cyc = cf * (l.h * l.w)
-                    crit += pad_cyc
-                    layer_cyc = np.maximum(layer_cyc, pad_cyc)
-                if l.swg:
-                    swg_cyc, swg_br = self._swg(l, cf, q, a, depthwise=False)
-                    crit += swg_cyc
-                    layer_cyc = np.maximum(layer_cyc, swg_cyc)
-                    lu = lu + 300
-                    br = br + swg_br
-            ob_eff = np.where(ob > 0, ob, self._acc[j][wb, a].astype(_I))
-            prev_w = p * ob_eff
-            prev_fb = l.mh * (l.out_h * l.out_w if l.op == "conv" else 1) * ob_eff
-            lu, br = lu + x_lut, br + x_br
-            if fifo and k == L - 1:
-                f_lut, f_br = self._fifo_cost(prev_w)
-                lu, br = lu + f_lut, br + f_br
-            layer_cyc = np.maximum(layer_cyc, x_cyc)
-            cyc_all[k] = layer_cyc
-            lut += lu
-            bram += br
-            if ds is not None:
-                dsp += ds
-            if per_layer:
-                per["lut"][k], per["bram18"][k] = lu, br
-                if ds is not None:
-                    per["dsp"][k] = ds
+            spec = l.spec
+            if l.col >= 0:
+                j = l.col
+                t = self._compute_table(j, bits)
+                v = t.lookup(t.key(c["pe"][j], c["simd"][j], c["weight_bits"][j], stream_bits,
+                                   c["act_bits"][j]))
+                in_axis = _Axis(_in_par_values(spec, self._simd_axis[j], self._pe_axis[j]))
+                out_axis = self._pe_axis[j]
+            else:
+                t = self._pool_table(k, par_axis, bits)
+                v = t.lookup(t.key(stream_par, stream_bits))
+                in_axis = out_axis = _Axis(divisors(spec.in_channels))
+                pool_pes.append(v[7])
+            lu, br, ds, ur, cyc, cr = v[0], v[1], v[2], v[3], v[4], v[5]
+            if k == 0 and head is not None:
+                lu, br, ds, ur = lu + head[0], br + head[1], ds + head[2], ur + head[3]
+                cyc, cr = np.maximum(cyc, head[4]), cr + head[5]
+            if s.interconnect and (prev_axis is not None or k > 0):
+                lt = self._link_table(k, prev_axis, bits, in_axis, prev_elems)
+                key = (lt.key(stream_bits, v[6]) if prev_axis is None
+                       else lt.key(stream_par, stream_bits, v[6]))
+                w = lt.lookup(key)
+                lu, br, ds, ur = lu + w[0], br + w[1], ds + w[2], ur + w[3]
+                cyc, cr = np.maximum(cyc, w[4]), cr + w[5]
+            stream_par, stream_bits = v[7], v[8]
+            prev_axis = par_axis = out_axis
+            prev_elems = spec.out_channels * spec.out_h * spec.out_w
+            if k == L - 1:  # the output FIFO and the output scale
+                tail_lut, tail_br, tail_cyc, tail_cr = self._tail(c, stream_par, stream_bits,
+                                                                  prev_elems)
+                lu, br = lu + tail_lut, br + tail_br
+                cyc, cr = np.maximum(cyc, tail_cyc), cr + tail_cr
+            for f, x in enumerate((lu, br, ds, ur)):
+                totals[f] += x
+            crit += cr
+            cyc_all[k] = cyc
+            if per is not None:
+                per["lut"][k], per["bram18"][k], per["dsp"][k] = lu, br, ds
         cycles = cyc_all.max(axis=0)
         bottleneck = np.argmax(cyc_all == cycles, axis=0).astype(_I)  # first slowest layer
         with np.errstate(divide="ignore"):
             fps_compute = np.where(cycles > 0, self._fclk / cycles, 0.0)
         fps = fps_compute
         if self.model.io.t_host_us is not None:
-            last = self._layers[-1]
-            elems = (last.c_in * last.out_h * last.out_w if last.op == "maxpool"
-                     else last.mh * (last.out_h * last.out_w if last.op == "conv" else 1))
-            out_bits = prev_fb // elems  # bits per output value of each candidate
-            u, inv = np.unique(out_bits, return_inverse=True)
-            caps = np.array([self.model.io.fps_cap(self._in_bytes, frame_bytes(elems, int(b)),
-                                                   self.clock_mhz) for b in u.tolist()])
-            fps = np.minimum(fps_compute, caps[inv].reshape(out_bits.shape))
-        out = {"lut": lut, "bram18": bram, "dsp": dsp, "uram": np.zeros(n, dtype=_I),
+            fps = np.minimum(fps_compute, self._caps(stream_bits, prev_elems))
+        out = {"lut": totals[0], "bram18": totals[1], "dsp": totals[2], "uram": totals[3],
                "cycles_per_frame": cycles, "fps": fps, "bottleneck": bottleneck,
                "critical_path_cycles": crit, "fps_compute": fps_compute}
-        if per_layer:
+        if per is not None:
             out["layer_cycles"] = cyc_all.T.copy()
             out.update({f"layer_{k}": v.T.copy() for k, v in per.items()})
             out["pool_pe"] = (np.stack(pool_pes, axis=1) if pool_pes
                               else np.zeros((n, 0), dtype=_I))
         return out
 
-    # -------------------------------------------------------------- stage formulas
-    @staticmethod
-    def _swg(l: _Layer, cf: np.ndarray, simd: np.ndarray, in_bits: np.ndarray,
-             depthwise: bool) -> tuple[np.ndarray, np.ndarray]:
-        """RTL ``ConvolutionInputGenerator`` cycles and RAMB18 (finn_ops)."""
-        k, s, w = l.kernel, l.stride, l.w
-        if l.is_1d:
-            ofm = l.out_h * l.out_w
-            if depthwise:
-                ifm = l.h * l.w
-                cyc = np.maximum(ofm * k * cf + (cf - 1) * k,
-                                 ifm * cf + cf * (k - 1) * (s - 1)) + 2
-            else:
-                cyc = ofm * k * cf + 2
-        else:
-            write = l.out_w * k * k * cf
-            read = s * w * cf
-            buffer_min = ((k - 1) * w + (k - 1) + 1) * cf
-            per_row = np.maximum(write, read)
-            if depthwise:
-                per_row = per_row + l.out_w * (s - 1) * (cf - 1)
-            cyc = buffer_min + l.out_h * per_row
-            if depthwise:
-                cyc = cyc + (s - 1) * w * cf
-        buffer_min = ((k - 1) * w + (k - 1) + 1) * cf
-        depth = (buffer_min + np.maximum(0, ((s - 1) - k * k) * cf)
-                 + np.maximum(0, ((s - 1) * w - k * k) * cf))
-        return cyc, _swg_bram18_rtl(depth, simd * in_bits)
+    def _tail(self, c: dict[str, np.ndarray], par: np.ndarray, bits: np.ndarray, elems: int
+              ) -> tuple[Any, Any, Any, Any]:
+        """The output FIFO (at the last stream's width) and the output scale (priced for the
+        exporter's networks, ``input.thresholding``)."""
+        s = self._s
+        lut = br = cyc = cr = 0
+        if s.interconnect and s.fifo_depth:
+            width = par * bits
+            axis = _Axis(np.unique(width))  # a handful of distinct widths
+            t = _Table((axis,), lambda w: _price_nodes(lower_links(None, w, s, True, ""),
+                                                       w.shape[0]), _LINK_FIELDS)
+            v = t.lookup(t.key(width))
+            lut, br = v[0], v[1]
+        if self.template.input.thresholding:
+            last = self._compute[-1].spec
+            mul = elems // np.gcd(last.out_channels, c["pe"][-1])
+            cyc, cr = mul, mul
+        return lut, br, cyc, cr
 
-    def _maxpool(self, l: _Layer, par: np.ndarray, in_bits: np.ndarray
-                 ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
-        cf = l.c_in // par
-        swg_cyc, swg_br = self._swg(l, cf, par, in_bits, depthwise=True)
-        pool_cyc = (l.c_in * l.kernel * l.kernel // par) * l.out_h * l.out_w
-        return (swg_cyc, pool_cyc), np.full_like(par, 300), swg_br
+    def _caps(self, out_bits: np.ndarray, elems: int) -> np.ndarray:
+        top = int(out_bits.max()) + 1
+        table = np.zeros(top, dtype=np.float64)
+        for b in np.flatnonzero(np.bincount(out_bits, minlength=top)).tolist():
+            if b not in self._io_caps:
+                self._io_caps[b] = self.model.io.fps_cap(self._in_bytes,
+                                                         frame_bytes(elems, int(b)),
+                                                         self.clock_mhz)
+            table[b] = self._io_caps[b]
+        return table[out_bits]
 
     # -------------------------------------------------------------- conveniences
     def random_candidates(self, rng: np.random.Generator, n: int,
                           bits: Any = (1, 2, 3, 4, 5, 6, 7, 8)) -> dict[str, np.ndarray]:
         """``n`` random legal candidates: bits drawn from ``bits``, PE/SIMD uniformly from the
-        legal divisors of each layer; ``act_bits`` stays 0 where the template has none."""
+        legal values of each layer (a depthwise conv's SIMD > 1 only with PE = C);
+        ``act_bits`` stays 0 where the template has none."""
         bits = np.asarray(bits, dtype=_I)
         out = {k: np.empty((n, self.n_compute), dtype=_I)
                for k in ("weight_bits", "act_bits", "pe", "simd")}
         base = self.template_arrays()
         for j, l in enumerate(self._compute):
-            lim = math.gcd(l.mw, l.c_in) if l.op == "conv" else l.mw
-            pes = np.array([d for d in range(1, l.mh + 1) if l.mh % d == 0], dtype=_I)
-            simds = np.array([d for d in range(1, lim + 1) if lim % d == 0], dtype=_I)
-            out["pe"][:, j] = rng.choice(pes, n)
-            out["simd"][:, j] = rng.choice(simds, n)
+            pairs = np.array(rule_for(l.spec).pairs(l.spec, self._s.parallel_window), dtype=_I)
+            pick = pairs[rng.integers(0, len(pairs), n)]
+            out["pe"][:, j], out["simd"][:, j] = pick[:, 0], pick[:, 1]
             out["weight_bits"][:, j] = rng.choice(bits, n)
             out["act_bits"][:, j] = rng.choice(bits, n) if base["act_bits"][j] else 0
         return out
@@ -524,13 +469,11 @@ class BatchPricer:
     def price_specs(self, specs: list[NetworkSpec], **kw: Any) -> dict[str, np.ndarray]:
         """Price concrete specs with this template's structure (checked per spec)."""
         rows = {k: [] for k in ("weight_bits", "act_bits", "pe", "simd")}
+        ref = [_shape(l) for l in self.template.layers]
         for spec in specs:
             comp = [l for l in spec.layers if l.is_compute]
-            shape = [(l.op, l.in_channels, l.in_h, l.in_w, l.out_channels, l.kernel, l.stride,
-                      l.padding) for l in spec.layers]
-            ref = [(l.op, l.in_channels, l.in_h, l.in_w, l.out_channels, l.kernel, l.stride,
-                    l.padding) for l in self.template.layers]
-            if shape != ref or spec.input.bits != self.template.input.bits:
+            if [_shape(l) for l in spec.layers] != ref \
+                    or spec.input != self.template.input:
                 raise InputError("spec", f"network {spec.name!r} does not share the template's "
                                  "layer structure")
             rows["weight_bits"].append([l.weight_bits or 0 for l in comp])
@@ -550,3 +493,17 @@ class BatchPricer:
             raw.update(weight_bits=int(weight_bits[j]),
                        act_bits=int(act_bits[j]) or None, pe=int(pe[j]), simd=int(simd[j]))
         return NetworkSpec.from_dict(d)
+
+
+def _shape(l: LayerSpec) -> tuple:
+    return (l.op, l.in_channels, l.in_h, l.in_w, l.out_channels, l.kernel, l.stride, l.padding)
+
+
+def _in_par_values(spec: LayerSpec, simd: _Axis, pe: _Axis) -> list[int]:
+    """Every input parallelism a compute layer can read at (the lowering's rule)."""
+    if spec.op == "conv":
+        return sorted({math.gcd(spec.in_channels, int(q)) for q in simd.values})
+    if spec.op == "dwconv":
+        return [int(p) for p in pe.values]
+    return [int(q) for q in simd.values]
+

@@ -7,14 +7,11 @@ figures and the layers the model could not price: those are listed in ``unsuppor
 the report invalid - never a silent zero.
 
 :class:`FinnCostModel` prices a FINN dataflow pipeline (reference: ``fpga_cost_models.md``):
-every layer is one or more concurrent stages, the nodes finn-plus 1.6.1 builds for it
-(``bench/FINN_CHECK.md``): a conv is FMPadding when ``padding > 0``, a sliding-window generator
-(none for a 1x1, stride-1, unpadded conv) and an MVAU; an fc is an MVAU; a max-pool is a
-depthwise sliding-window generator + Pool, both at the parallelism the exported folding config
-gives it (:func:`fpga.export.folding_config.pool_parallelism`).  A layer's resources are the sum
-of its stages', its cycles the max of its stages'; a frame leaves the pipeline every
-``max_i c_i`` cycles, so ``fps = f_clk / cycles_per_frame`` (reference section 2).  The per-op
-formulas live in :mod:`hw_models.finn_ops`.  Torch-free.
+the nodes of the one lowering (:func:`hw_models.lowering.lower`, the nodes finn-plus 1.6.1
+builds, ``bench/FINN_CHECK.md``), each priced by its op's formula (:mod:`hw_models.finn_ops`).
+A layer's resources are the sum of its nodes', its cycles the max of its nodes'; a frame leaves
+the pipeline every ``max_i c_i`` cycles, so ``fps = f_clk / cycles_per_frame`` (reference
+section 2).  Torch-free.
 """
 from __future__ import annotations
 
@@ -28,18 +25,12 @@ from typing import Any, Callable, Mapping
 
 from fpga.devices import Device, get_device
 from fpga.errors import InputError
-from fpga.export.folding_config import conv_needs_swg, pool_parallelism
 from hw_models.finn_ops import (DEFAULT_LUT_VARIANT, LUT_VARIANTS, RES_TYPES, SWG_IMPLS,
-                                VVAU, WEIGHT_MEMORIES, MVAU, ConvolutionInputGenerator,
-                                DataWidthConverter, FinnOp, FMPadding, Pool, StageCost,
-                                StreamingFIFO, Thresholding)
-from hw_models.folding import check_layer_folding
+                                WEIGHT_MEMORIES, FinnOp, StageCost)
 from hw_models.io_cap import IOProfile, frame_bytes, get_profile
+from hw_models.lowering import (DEFAULT_FIFO_DEPTH, Lowering, Node, Settings, Stream,
+                                check_choice, choice_of, lower, lower_layer, lower_links)
 from hw_models.network import LayerSpec, NetworkSpec
-
-#: depth of the FIFO the model places at every layer boundary (an allowance: FINN sizes FIFOs
-#: by simulation after its estimate, see :class:`~hw_models.finn_ops.StreamingFIFO`)
-DEFAULT_FIFO_DEPTH = 32
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +225,7 @@ class FinnCostModel(CostModel):
     Compute layers without ``pe``/``simd`` are priced at PE = SIMD = 1 (fully folded); use
     :func:`hw_models.folding.fold_for_fps` to choose a folding first.  A max-pool's parallelism
     (its Pool's PE = its generator's SIMD) is not a free choice: :meth:`estimate` takes it from
-    :func:`~fpga.export.folding_config.pool_parallelism` (the width of the incoming stream), as
+    :func:`~hw_models.lowering.pool_parallelism` (the width of the incoming stream), as
     the exported folding config does; :meth:`layer_cost` on a lone max-pool uses its ``pe``
     (1 when unset).  A max-pool whose stride exceeds its kernel is reported unsupported (FINN
     cannot map it).  Illegal folding raises
@@ -291,36 +282,46 @@ class FinnCostModel(CostModel):
                 "interconnect": self.interconnect, "fifo_depth": self.fifo_depth,
                 "io_profile": self.io.name}
 
-    def _formula_key(self) -> tuple[str, str, str, str]:
-        return self.lut_variant, self.weight_mem, self.swg_impl, self.res_type
+    @property
+    def lowering_settings(self) -> Settings:
+        """What the lowering's nodes depend on."""
+        return Settings(self.lut_variant, self.weight_mem, self.swg_impl, self.res_type,
+                        self.fifo_depth, self.interconnect)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, FinnCostModel) and self.device == other.device
                 and self.clock_mhz == other.clock_mhz
-                and self._formula_key() == other._formula_key()
-                and (self.interconnect, self.fifo_depth, self.io)
-                == (other.interconnect, other.fifo_depth, other.io))
+                and self.lowering_settings == other.lowering_settings and self.io == other.io)
 
     def __hash__(self) -> int:
-        return hash((self.device.name, self.clock_mhz, self._formula_key(), self.interconnect,
-                     self.fifo_depth, self.io.name))
+        return hash((self.device.name, self.clock_mhz, self.lowering_settings, self.io.name))
 
     def __repr__(self) -> str:
         extra = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
         return f"FinnCostModel({self.device.name!r}, clock_mhz={self.clock_mhz:g}, {extra})"
 
     # --- pricing
+    def lower(self, spec: NetworkSpec) -> Lowering:
+        """The nodes this model prices for ``spec`` (:func:`hw_models.lowering.lower`)."""
+        return lower(spec, self.lowering_settings)
+
     def stages(self, layer: LayerSpec) -> tuple[FinnOp, ...]:
-        """The FINN operators ``layer`` becomes (missing folding = 1), in dataflow order."""
-        return _stages(self._formula_key(), layer)
+        """The FINN operators ``layer`` becomes on its own (missing folding = 1; a max-pool at
+        its ``pe``), in dataflow order, interconnect inside the layer included."""
+        return tuple(n.op for n in self._layer_nodes(layer))
+
+    def _layer_nodes(self, layer: LayerSpec) -> tuple[Node, ...]:
+        par = layer.pe or 1  # what a lone max-pool reads
+        return lower_layer(layer, choice_of(layer), Stream(par, layer.in_bits, 0),
+                           self.lowering_settings).nodes
 
     def layer_cost(self, layer: LayerSpec) -> LayerCost:
-        """Cost of one layer; raises InputError for illegal folding, KeyError for unknown ops.
+        """Cost of one layer's own nodes; raises InputError for illegal folding, KeyError for
+        unknown ops.
 
-        A max-pool is priced at its ``pe`` (1 when unset; :meth:`estimate` sets it from the
+        A max-pool is priced at its ``pe`` (1 when unset; :meth:`estimate` takes it from the
         stream that feeds it), which must divide its channels.
         """
-        check_layer_folding(layer)
         if layer.op == "maxpool":
             pe = layer.pe or 1
             if layer.in_channels % pe:
@@ -330,97 +331,77 @@ class FinnCostModel(CostModel):
                                   if layer.in_channels % d == 0])
             sig = dataclasses.replace(layer, name="", pe=pe, simd=None)
         else:
+            check_choice(layer, choice_of(layer), f"layer '{layer.name}'",
+                         self.lowering_settings.parallel_window)
             sig = dataclasses.replace(
                 layer, name="", pe=layer.pe or (1 if layer.is_compute else None),
                 simd=layer.simd or (1 if layer.is_compute else None))
-        cost = _price(self._formula_key(), sig)
+        cost = _price(self, sig)
         return dataclasses.replace(cost, name=layer.name)
 
+    def node_cost(self, node: Node) -> StageCost:
+        """One node's cost (cached per op: searches price the same nodes again)."""
+        return op_cost(node.op)
+
     def estimate(self, spec: NetworkSpec) -> CostReport:
-        """Every stage of the accelerator: the layers' FINN nodes, the input thresholding (when
+        """Every node of the lowering: the layers' FINN nodes, the input thresholding (when
         ``spec.input.thresholding``), a FIFO allowance at every layer boundary and the output,
         data-width converters where stream widths differ, and the I/O cap on fps."""
-        layers: list[LayerCost] = []
-        priced: list[LayerSpec] = []
-        unsupported: list[dict[str, str]] = []
-        for i, layer in enumerate(spec.layers):
-            check_layer_folding(layer, i)
-        pool_pe = pool_pe_of(spec.layers)
+        if not self.lowering_settings.parallel_window:
+            for i, layer in enumerate(spec.layers):
+                if layer.is_compute:
+                    check_choice(layer, choice_of(layer), f"layers[{i}]", False)
+        low = self.lower(spec)
+        for u in low.unsupported:
+            log.warning("layer %s not priced: %s", u["name"], u["reason"])
+        layers = self.layer_costs(spec, low)
+        cap = self.io_cap(spec) if layers else None
+        return build_report(self.device.name, self.clock_mhz, layers,
+                            [dict(u) for u in low.unsupported], model=self.name,
+                            settings=self.settings, fps_io_cap=cap)
+
+    def layer_costs(self, spec: NetworkSpec, low: Lowering) -> list[LayerCost]:
+        """The priced nodes of ``low`` grouped by the layer they count in, in spec order."""
+        by_owner: dict[str, list[StageCost]] = {}
+        for node in low.nodes:
+            if node.priced:
+                by_owner.setdefault(node.owner, []).append(self.node_cost(node))
+        pool_pe = {n.layer: n.attrs["PE"] for n in low.nodes if n.finn_op == "Pool"}
+        out = []
         for layer in spec.layers:
-            reason = _unsupported_reason(layer)
-            if reason:
-                unsupported.append({"name": layer.name, "reason": reason})
-                log.warning("layer %s not priced: %s", layer.name, reason)
+            stages = by_owner.get(layer.name)
+            if not stages:
                 continue
             if layer.op == "maxpool":
-                layer = dataclasses.replace(layer, pe=pool_pe.get(layer.name, 1))
-            priced.append(layer)
-            layers.append(self.layer_cost(layer))
-        cap = None
-        if priced:
-            layers = self._with_interconnect(spec, priced, layers)
-            cap = self.io_cap(spec)
-        return build_report(self.device.name, self.clock_mhz, layers, unsupported,
-                            model=self.name, settings=self.settings, fps_io_cap=cap)
+                pe, simd = pool_pe[layer.name], None
+            else:
+                pe, simd = layer.pe or 1, layer.simd or 1
+            out.append(LayerCost.from_stages(layer.name, layer.op, tuple(stages), pe, simd))
+        return out
 
     def io_cap(self, spec: NetworkSpec) -> float | None:
         """Frames/s the host path allows for ``spec`` (``None``: no cap); folding-independent:
         it depends on the input frame and the last layer's output only."""
+        if self.io.t_host_us is None:
+            return None
         last = spec.layers[-1]
         return self.io.fps_cap(
             frame_bytes(input_frame_bits(spec), 1),
             frame_bytes(last.out_channels * last.out_h * last.out_w, self._out_bits(last)),
             self.clock_mhz)
 
-    # --- the stages between layers
     def _out_bits(self, l: LayerSpec) -> int:
         """Bits per output value: the activation, or the accumulator of a layer without one."""
         if not l.is_compute:
             return l.in_bits
-        if l.act_bits is not None:
-            return l.act_bits
-        engine = self.stages(l)[-1]
-        return int(engine.acc_bits())  # type: ignore[attr-defined]
+        return int(lower_layer(l, choice_of(l), Stream(1, l.in_bits, 0),
+                               self.lowering_settings).out.bits)
 
-    def link_stages(self, prev_width: int | None, prev_frame_bits: int, width: int,
-                    fifo: bool) -> list[StageCost]:
-        """The stages in front of a stage that takes a ``width``-bit stream: a width converter
-        from ``prev_width`` (``None``: nothing streams into it) and, with ``fifo``, the FIFO
-        allowance.  None without ``interconnect``.  Shared by :meth:`estimate` and the exact
-        folding search (:func:`hw_models.folding._chain_optimal`), so both price the same."""
-        if not self.interconnect:
-            return []
-        out: list[StageCost] = []
-        if prev_width is not None and prev_width != width:
-            out.append(DataWidthConverter(prev_width, width, prev_frame_bits).cost())
-        if fifo and self.fifo_depth:
-            out.append(StreamingFIFO(self.fifo_depth, width).cost())
-        return out
-
-    def _with_interconnect(self, spec: NetworkSpec, priced: list[LayerSpec],
-                           costs: list[LayerCost]) -> list[LayerCost]:
-        out: list[LayerCost] = []
-        prev_width: int | None = None
-        prev_bits = 0
-        inp = spec.input
-        for k, (l, cost) in enumerate(zip(priced, costs)):
-            extra: list[StageCost] = []
-            if k == 0 and inp.thresholding:
-                th = input_thresholding(spec, l)
-                extra.append(th.cost())
-                prev_width, prev_bits = th.pe * inp.bits, input_frame_bits(spec)
-            extra += self.link_stages(prev_width, prev_bits, stream_in_width(l), fifo=k > 0)
-            out_bits = self._out_bits(l)
-            prev_width = stream_out_width(l, out_bits)
-            prev_bits = l.out_channels * l.out_h * l.out_w * out_bits
-            tail = (self.link_stages(None, 0, prev_width, fifo=True) if k == len(priced) - 1
-                    else [])
-            if extra or tail:
-                cost = LayerCost.from_stages(cost.name, cost.op,
-                                             tuple(extra) + cost.stages + tuple(tail),
-                                             cost.pe, cost.simd)
-            out.append(cost)
-        return out
+    def link_stages(self, prev: Stream | None, width: int, fifo: bool) -> list[StageCost]:
+        """The interconnect in front of a node reading ``width``-bit words
+        (:func:`hw_models.lowering.lower_links`), priced."""
+        return [op_cost(n.op) for n in lower_links(prev, width, self.lowering_settings, fifo,
+                                                   "")]
 
 
 def input_frame_bits(spec: NetworkSpec) -> int:
@@ -429,122 +410,16 @@ def input_frame_bits(spec: NetworkSpec) -> int:
     return inp.channels * inp.height * inp.width * inp.bits
 
 
-def stream_in_width(l: LayerSpec) -> int:
-    """Bits per cycle of the stream a layer consumes: SIMD inputs for an MVAU (its SWG and
-    padding share the SIMD), PE channels for a depthwise conv or a max-pool."""
-    par = (l.pe or 1) if l.op in ("dwconv", "maxpool") else (l.simd or 1)
-    return par * l.in_bits
-
-
-def stream_out_width(l: LayerSpec, out_bits: int) -> int:
-    """Bits per cycle of the stream a layer produces: PE outputs of ``out_bits``."""
-    return (l.pe or 1) * out_bits
-
-
-def input_thresholding(spec: NetworkSpec, first: LayerSpec) -> Thresholding:
-    """The ``Thresholding_rtl`` node that quantizes a float input, at the PE the exported
-    folding config gives it (the stream the first layer takes, ``finn_nodes``)."""
-    inp = spec.input
-    if first.op == "fc":
-        pe = 1
-    else:
-        par = (first.pe or 1) if first.op in ("dwconv", "maxpool") else (first.simd or 1)
-        pe = math.gcd(inp.channels, par)
-    return Thresholding(inp.channels, inp.height, inp.width, pe, inp.bits)
-
-
-def _unsupported_reason(layer: LayerSpec) -> str | None:
-    if layer.op not in _BUILDERS:
-        return f"no FINN cost formula for op {layer.op!r} (priced ops: {sorted(_BUILDERS)})"
-    if layer.is_compute and layer.weight_bits is None:
-        return "weight_bits missing"
-    if layer.op == "maxpool" and layer.stride > layer.kernel:
-        return (f"max-pool stride {layer.stride} exceeds its kernel {layer.kernel}: FINN cannot "
-                "map it to hardware (InferPool skips it)")
-    return None
-
-
-def pool_pe_of(layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> dict[str, int]:
-    """``{max-pool name: PE}`` as the exported folding config sets it
-    (:func:`fpga.export.folding_config.pool_parallelism`, the one source of that rule).
-
-    Compute layers without folding count as PE = SIMD = 1 (as they are priced); max-pools FINN
-    cannot map (stride > kernel) are left out (they are reported unsupported); a network without
-    a conv/fc layer gets PE 1 (FINN builds no such network).
-    """
-    usable = [dataclasses.replace(l, pe=l.pe or 1, simd=l.simd or 1) if l.is_compute else l
-              for l in layers
-              if l.op in _BUILDERS and not (l.op == "maxpool" and l.stride > l.kernel)
-              and not (l.is_compute and l.weight_bits is None)]
-    if not any(l.is_compute for l in usable):
-        return {}
-    return pool_parallelism(usable)
-
-
-def _conv(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
-    lut_variant, weight_mem, swg_impl, res_type = key
-    pe, simd, p = l.pe or 1, l.simd or 1, l.padding
-    ops: list[FinnOp] = []
-    if p > 0:
-        ops.append(FMPadding(l.in_channels, l.in_h, l.in_w, p, simd))
-    if conv_needs_swg(l):  # FINN builds none for a 1x1, stride-1, unpadded conv
-        ops.append(ConvolutionInputGenerator(l.in_channels, l.in_h + 2 * p, l.in_w + 2 * p,
-                                             l.out_h, l.out_w, l.kernel, l.stride, simd,
-                                             l.in_bits, swg_impl))
-    ops.append(_mvau(key, l, pe, simd))
-    return tuple(ops)
-
-
-def _fc(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
-    return (_mvau(key, l, l.pe or 1, l.simd or 1),)
-
-
-def _mvau(key: tuple[str, str, str, str], l: LayerSpec, pe: int, simd: int) -> MVAU:
-    lut_variant, weight_mem, _, res_type = key
-    # FINN treats 1-bit activations as bipolar {-1, +1} (signed); wider ones as unsigned
-    return MVAU(l.mw, l.mh, pe, simd, int(l.weight_bits or 0), l.in_bits, l.act_bits,
-                n_vectors=l.n_vectors, in_signed=l.in_bits == 1, lut_variant=lut_variant,
-                weight_mem=weight_mem, res_type=res_type)
-
-
-def _dwconv(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
-    # FINN: FMPadding and a depthwise SWG at the VVAU's channel parallelism (PE), then the VVAU;
-    # VVAU SIMD > 1 uses the parallel-window generator (PE = C, checked by the folding rules)
-    lut_variant, _, swg_impl, res_type = key
-    pe, simd, p = l.pe or 1, l.simd or 1, l.padding
-    ops: list[FinnOp] = []
-    if p > 0:
-        ops.append(FMPadding(l.in_channels, l.in_h, l.in_w, p, pe))
-    ops.append(ConvolutionInputGenerator(l.in_channels, l.in_h + 2 * p, l.in_w + 2 * p,
-                                         l.out_h, l.out_w, l.kernel, l.stride, pe, l.in_bits,
-                                         swg_impl, depthwise=True, parallel_window=simd > 1))
-    ops.append(VVAU(l.in_channels, l.kernel, l.out_h, l.out_w, pe, simd,
-                    int(l.weight_bits or 0), l.in_bits, l.act_bits, in_signed=l.in_bits == 1,
-                    lut_variant=lut_variant, res_type=res_type))
-    return tuple(ops)
-
-
-def _maxpool(key: tuple[str, str, str, str], l: LayerSpec) -> tuple[FinnOp, ...]:
-    # finn-plus 1.6.1 builds every max-pool as a depthwise SWG + Pool_hls, the pool's PE equal
-    # to the generator's SIMD (l.pe: set by FinnCostModel.estimate from pool_parallelism)
-    c, pe = l.in_channels, l.pe or 1
-    return (ConvolutionInputGenerator(c, l.in_h, l.in_w, l.out_h, l.out_w, l.kernel, l.stride,
-                                      pe, l.in_bits, key[2], depthwise=True),
-            Pool(c, l.out_h, l.out_w, l.kernel, pe))
-
-
-_BUILDERS: dict[str, Callable[[tuple[str, str, str, str], LayerSpec], tuple[FinnOp, ...]]] = {
-    "conv": _conv, "dwconv": _dwconv, "fc": _fc, "maxpool": _maxpool}
-
-
-def _stages(key: tuple[str, str, str, str], layer: LayerSpec) -> tuple[FinnOp, ...]:
-    return _BUILDERS[layer.op](key, layer)
+@lru_cache(maxsize=1 << 17)
+def op_cost(op: FinnOp) -> StageCost:
+    """The cost of one operator (ops are frozen value objects: cached by value)."""
+    return op.cost()
 
 
 @lru_cache(maxsize=65536)
-def _price(key: tuple[str, str, str, str], sig: LayerSpec) -> LayerCost:
+def _price(model: FinnCostModel, sig: LayerSpec) -> LayerCost:
     """Cost of an unnamed layer signature (cached: searches price the same layers again)."""
-    stages = tuple(op.cost() for op in _stages(key, sig))
+    stages = tuple(op_cost(n.op) for n in model._layer_nodes(sig))
     return LayerCost.from_stages(sig.name, sig.op, stages, sig.pe, sig.simd)
 
 

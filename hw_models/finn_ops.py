@@ -345,7 +345,7 @@ class ConvolutionInputGenerator(FinnOp):
             raise ValueError(f"SWG: SIMD {self.simd} must divide the {self.channels} input "
                              "channels (reference 5.1)")
         _check_choice("swg_impl", self.impl, SWG_IMPLS)
-        if self.impl == "hls" and (is_array(self.parallel_window) or self.parallel_window):
+        if self.impl == "hls" and np.any(self.parallel_window):
             raise ValueError("SWG: the parallel-window mode exists only in the RTL generator "
                              "(swg_impl 'rtl')")
 

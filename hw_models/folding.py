@@ -22,7 +22,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from fpga.errors import InputError
-from fpga.folding import divisors, mvau_pe_options, mvau_simd_options
+from fpga.folding import folding_error, rule_for
+from hw_models.lowering import Stream, largest_divisor_at_most
 from hw_models.network import LayerSpec, NetworkSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,25 +32,31 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # ------------------------------------------------------------------------------ legality
 def legal_pe(layer: LayerSpec) -> tuple[int, ...]:
-    """Legal PE values of a compute layer: divisors of its output channels."""
-    return mvau_pe_options(layer.mh)
+    """Legal PE values of a compute layer (the op's row of :data:`fpga.folding.RULES`)."""
+    return rule_for(layer).pe_options(layer)
 
 
-def legal_simd(layer: LayerSpec) -> tuple[int, ...]:
-    """Legal SIMD values: divisors of MW and, for a conv, of the input channels; for a
-    depthwise conv (VVAU), divisors of ``K*K`` (see :func:`legal_pairs` for the PE coupling)."""
-    return mvau_simd_options(layer.mw, layer.in_channels if layer.op == "conv" else None)
+def legal_simd(layer: LayerSpec, parallel_window: bool = True) -> tuple[int, ...]:
+    """Legal SIMD values: divisors of MW and of the input channels for a conv (plus, with the
+    parallel-window generator, the multiples of ``C_in`` dividing MW); for a depthwise conv
+    (VVAU) divisors of ``K*K`` (see :func:`legal_pairs` for the PE coupling)."""
+    return rule_for(layer).simd_options(layer, parallel_window)
 
 
-def legal_pairs(layer: LayerSpec) -> tuple[tuple[int, int], ...]:
+def legal_pairs(layer: LayerSpec, parallel_window: bool = True) -> tuple[tuple[int, int], ...]:
     """Every legal ``(pe, simd)`` of a compute layer.  Independent choices for an MVAU; for a
     VVAU, SIMD > 1 (several kernel taps per cycle) needs FINN's parallel-window generator,
-    which streams whole windows of all channels, hence PE = C (reference 4, 5.2)."""
-    return tuple((p, q) for p in legal_pe(layer) for q in legal_simd(layer)
-                 if not (layer.op == "dwconv" and q > 1 and p != layer.mh))
+    which this toolkit builds with PE = C (reference 4, 5.2)."""
+    return rule_for(layer).pairs(layer, parallel_window)
 
 
-def check_layer_folding(layer: LayerSpec, index: int | None = None) -> None:
+def _parallel_window(model: Any) -> bool:
+    settings = getattr(model, "lowering_settings", None)
+    return settings.parallel_window if settings is not None else True
+
+
+def check_layer_folding(layer: LayerSpec, index: int | None = None,
+                        parallel_window: bool = True) -> None:
     """Raise InputError if ``layer``'s PE or SIMD (where set) is not legal.
 
     The field is ``layers[index].pe`` (or ``layer 'name'.pe`` without an index); the message
@@ -58,24 +65,10 @@ def check_layer_folding(layer: LayerSpec, index: int | None = None) -> None:
     if not layer.is_compute:
         return
     where = f"layers[{index}]" if index is not None else f"layer '{layer.name}'"
-    if layer.pe is not None and layer.pe not in legal_pe(layer):
-        raise InputError(f"{where}.pe", f"layer '{layer.name}': PE {layer.pe} must divide the "
-                         f"{layer.mh} output channels", legal_pe(layer))
-    if layer.simd is not None and layer.simd not in legal_simd(layer):
-        if layer.op == "dwconv":
-            dims = f"the kernel size K*K = {layer.mw}"
-        elif layer.op == "conv":
-            dims = (f"the dot-product length MW = {layer.mw} (K*K*C_in) and the "
-                    f"{layer.in_channels} input channels")
-        else:
-            dims = f"the dot-product length MW = {layer.mw} (input features)"
-        raise InputError(f"{where}.simd", f"layer '{layer.name}': SIMD {layer.simd} must divide "
-                         f"{dims}", legal_simd(layer))
-    if (layer.op == "dwconv" and (layer.simd or 1) > 1 and (layer.pe or 1) != layer.mh):
-        raise InputError(f"{where}.simd", f"layer '{layer.name}': a depthwise conv with SIMD "
-                         f"{layer.simd} > 1 needs the parallel-window generator, i.e. PE = "
-                         f"{layer.mh} (all channels); got PE {layer.pe or 1}",
-                         [1, f"any divisor of {layer.mw} with PE = {layer.mh}"])
+    err = folding_error(layer, layer.pe, layer.simd, parallel_window)
+    if err:
+        attr, msg, accepted = err
+        raise InputError(f"{where}.{attr}", f"layer '{layer.name}': {msg}", accepted)
 
 
 def check_folding(spec: NetworkSpec) -> None:
@@ -101,7 +94,7 @@ def fold_for_fps(spec: NetworkSpec, model: "FinnCostModel", target_fps: float,
     its stages, SWG included) are ``<= T = floor(f_clk / target_fps)``, pick the one with the
     fewest LUTs (ties: fewer BRAM18, then DSP, then smaller ``pe*simd``).  The max-pools that
     directly follow a compute layer run at a parallelism set by its PE (the folding config's
-    rule, :func:`fpga.export.folding_config.pool_parallelism`), so they are priced with it:
+    rule, :func:`hw_models.lowering.pool_parallelism`), so they are priced with it:
     their cycles must meet ``T`` too and their resources count.  In a dataflow pipeline the
     frame rate is set by the slowest stage alone and the total LUT is the sum of the layers'
     LUTs, so the problem separates by compute layer (with its pools) and this choice is
@@ -188,16 +181,16 @@ def _set_folding_pass(spec: NetworkSpec, budget: int, wwidth_max: int) -> Networ
         def cycles(pe: int, simd: int) -> int:
             return (l.mh // pe) * (l.mw // simd) * l.n_vectors
 
+        simds = legal_simd(l, parallel_window=False)
         if l.op == "dwconv":  # SetFolding's VVAU rule: PE first, SIMD only once PE = C
             pe = next((p for p in legal_pe(l) if cycles(p, 1) < budget), l.mh)
             simd = 1
             if pe == l.mh:
-                simd = next((q for q in legal_simd(l) if cycles(pe, q) < budget),
-                            max(legal_simd(l)))
+                simd = next((q for q in simds if cycles(pe, q) < budget), max(simds))
             folding[l.name] = (pe, simd)
             continue
         simd = 1
-        for value in legal_simd(l):
+        for value in simds:
             prev, simd = simd, value
             if cycles(1, simd) < budget:
                 break
@@ -242,7 +235,7 @@ def _group_cost(model: Any, layer: LayerSpec, pools: tuple[LayerSpec, ...], pe: 
     cycles, lut, bram, dsp, uram = c.cycles, c.lut, c.bram18, c.dsp, c.uram
     stream = pe
     for pool in pools:
-        stream = max(d for d in divisors(pool.in_channels) if d <= stream)
+        stream = largest_divisor_at_most(pool.in_channels, stream)
         p: LayerCost = model.layer_cost(dataclasses.replace(pool, pe=stream))
         cycles = max(cycles, p.cycles)
         lut, bram, dsp, uram = lut + p.lut, bram + p.bram18, dsp + p.dsp, uram + p.uram
@@ -265,7 +258,7 @@ def _best_folding_cached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...
 
 def _choose(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...], budget: int,
             pe_fixed: int | None, simd_fixed: int | None) -> tuple[int, int]:
-    pairs = [(p, q) for p, q in legal_pairs(sig)
+    pairs = [(p, q) for p, q in legal_pairs(sig, _parallel_window(model))
              if (pe_fixed is None or p == pe_fixed) and (simd_fixed is None or q == simd_fixed)]
     if not pairs:  # a fixed factor outside the legal pairs: keep what the caller fixed
         pairs = [(pe_fixed or 1, simd_fixed or 1)]
@@ -349,7 +342,7 @@ def _options(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]) -> tuple[
 def _options_uncached(model: Any, sig: LayerSpec, pools: tuple[LayerSpec, ...]
                       ) -> tuple[FoldOption, ...]:
     opts = [FoldOption(pe, simd, *_group_cost(model, sig, pools, pe, simd))
-            for pe, simd in legal_pairs(sig)]
+            for pe, simd in legal_pairs(sig, _parallel_window(model))]
     return tuple(sorted(opts, key=lambda o: (o.cycles, o.pe * o.simd, o.pe)))
 
 
@@ -621,45 +614,46 @@ def _stage_vec(s: Any, w: tuple[float, float, float]) -> tuple[float, int, int, 
 
 def _linked_options(spec: NetworkSpec, model: Any, groups: list, gi: int, budget: int,
                     w: tuple[float, float, float]) -> list[_LinkedOption]:
-    """Every legal folding of group ``gi`` meeting ``budget``, priced with the stages that
-    depend on it alone: the input thresholding (first group), the FIFO allowance in front of
-    each of its layers, the width converters inside it and the output FIFO (last group)."""
-    from hw_models.cost import (input_frame_bits, input_thresholding, stream_in_width,
-                                stream_out_width)
+    """Every legal folding of group ``gi`` meeting ``budget``, priced with the nodes that
+    depend on it alone (the lowering's, :mod:`hw_models.lowering`): the input thresholding
+    (first group), the FIFO allowance in front of each of its layers, the width converters
+    inside it and the output FIFO and scale (last group)."""
+    from hw_models.lowering import (choice_of, input_parallelism, lower_layer, lower_links,
+                                    output_node, threshold_node)
 
     layer, pools = groups[gi]
     inp = spec.input
+    s = model.lowering_settings
     out: list[_LinkedOption] = []
-    for pe, simd in legal_pairs(layer):
+    for pe, simd in legal_pairs(layer, s.parallel_window):
         lay = layer.with_folding(pe, simd)
-        stages = list(model.layer_cost(lay).stages)
-        in_w = stream_in_width(lay)
-        prev_w, prev_bits = None, 0
+        low = lower_layer(lay, choice_of(lay), Stream(1, lay.in_bits, 0), s)
+        nodes = list(low.nodes)
+        prev = None
         if gi == 0 and inp.thresholding:
-            th = input_thresholding(spec, lay)
-            stages.append(th.cost())
-            prev_w, prev_bits = th.pe * inp.bits, input_frame_bits(spec)
+            th_pe = 1 if lay.op == "fc" else math.gcd(inp.channels,
+                                                      input_parallelism(lay, choice_of(lay)))
+            nodes.append(threshold_node(inp, th_pe, lay.name))
+            prev = Stream(th_pe, inp.bits, inp.channels * inp.height * inp.width)
         # the converter from the previous group is an edge of the chain (see _chain_optimal)
-        stages += model.link_stages(prev_w, prev_bits, in_w, fifo=gi > 0)
-        bits = model._out_bits(lay)
-        width = stream_out_width(lay, bits)
-        frame = lay.out_channels * lay.out_h * lay.out_w * bits
-        stream = pe
+        nodes += lower_links(prev, low.in_width, s, fifo=gi > 0, owner=lay.name)
+        stream = low.out
         for p in pools:
-            par = max(d for d in divisors(p.in_channels) if d <= stream)
-            pl = dataclasses.replace(p, pe=par)
-            stages += model.layer_cost(pl).stages
-            stages += model.link_stages(width, frame, stream_in_width(pl), fifo=True)
-            width, stream = par * pl.in_bits, par
-            frame = pl.out_channels * pl.out_h * pl.out_w * pl.in_bits
+            pl = lower_layer(p, choice_of(p), stream, s)
+            nodes += pl.nodes
+            nodes += lower_links(stream, pl.in_width, s, fifo=True, owner=p.name)
+            stream = pl.out
         if gi == len(groups) - 1:
-            stages += model.link_stages(None, 0, width, fifo=True)
-        cycles = max(s.cycles for s in stages)
+            nodes += lower_links(None, stream.width, s, fifo=True, owner=lay.name)
+            nodes.append(output_node(lay, pe, stream.elems, lay.name, inp.thresholding))
+        stages = [model.node_cost(n) for n in nodes if n.priced]
+        cycles = max(st.cycles for st in stages)
         if cycles <= budget:
             vec = (0.0, 0, 0, 0, 0)
-            for s in stages:
-                vec = _add(vec, _stage_vec(s, w))
-            out.append(_LinkedOption(pe, simd, vec, in_w, width, frame, cycles))
+            for st in stages:
+                vec = _add(vec, _stage_vec(st, w))
+            out.append(_LinkedOption(pe, simd, vec, low.in_width, stream.width,
+                                     stream.frame_bits, cycles))
     return out
 
 
@@ -710,7 +704,8 @@ def _chain_optimal(spec: NetworkSpec, model: Any, budget: int,
 
 def _edge(model: Any, po: _LinkedOption, o: _LinkedOption) -> Any:
     """The width converter between two consecutive groups' options, or ``None``."""
-    stages = model.link_stages(po.out_width, po.out_frame_bits, o.in_width, fifo=False)
+    prev = Stream(po.out_width, 1, po.out_frame_bits)  # width and frame bits are what count
+    stages = model.link_stages(prev, o.in_width, fifo=False)
     return stages[0] if stages else None
 
 

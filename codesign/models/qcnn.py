@@ -65,6 +65,7 @@ def weight_quant_for(bits: int) -> type:
 
 
 def make_conv(cin: int, cout: int, layer: LayerSpec, weight_bit_width: int, **kw) -> QuantConv2d:
+    """A quantized conv; ``groups=cin`` (pass it in ``kw``) makes it depthwise."""
     if weight_bit_width == 1:
         return QuantConv2d(cin, cout, layer.kernel, stride=layer.stride, padding=layer.padding,
                            bias=False, weight_quant=BinaryWeightQuant, **kw)
@@ -92,14 +93,17 @@ def make_input_quant(bits: int) -> QuantIdentity:
 
 
 class QuantBlock(nn.Module):
-    """conv/linear -> BN -> QuantReLU (the last two only when the layer has ``act_bits``)."""
+    """conv/dwconv/linear -> BN -> QuantReLU (the last two only when the layer has
+    ``act_bits``).  A ``dwconv`` is a depthwise ``QuantConv2d`` (``groups = channels``), which
+    FINN lowers to a VVAU."""
 
     def __init__(self, layer: LayerSpec) -> None:
         super().__init__()
         self.op = layer.op
-        if layer.op == "conv":
+        if layer.op in ("conv", "dwconv"):
+            groups = layer.in_channels if layer.op == "dwconv" else 1
             self.conv = make_conv(layer.in_channels, layer.out_channels, layer,
-                                  weight_bit_width=layer.weight_bits)
+                                  weight_bit_width=layer.weight_bits, groups=groups)
             bn: nn.Module = nn.BatchNorm2d(layer.out_channels)
         else:
             self.linear = make_linear(layer.in_channels, layer.out_channels,

@@ -321,8 +321,8 @@ def _train(request: SearchRequest, data: ImageDataset, space: SearchSpace, run_d
                             on_checkpoint=on_checkpoint, dist=ctx)
     finally:
         if ctx is not None:
-            import torch.distributed as dist
-            dist.destroy_process_group()
+            from codesign import distributed
+            distributed._shutdown()
 
 
 def _open_store(request: SearchRequest, objectives: Any, strategy: Any) -> TrialStore:

@@ -1,9 +1,9 @@
-"""FINN-facing export: QONNX and QCDQ ONNX files, their executors, FINN's build files
-(folding config, specialize-layers config, build config).
+"""FINN-facing export: QONNX and QCDQ ONNX files and their executors.
 
-Names are resolved lazily so that ``fpga.export.folding_config`` (pure Python) can be used
-without importing onnx, qonnx or onnxruntime; torch and brevitas are imported only inside
-the export functions themselves.
+FINN's build files (folding config, specialize-layers config, build config) are written by
+:mod:`hw_models.finn_build`, next to the lowering they describe.  Names are resolved lazily so
+that importing this package does not import onnx, qonnx or onnxruntime; torch and brevitas are
+imported only inside the export functions themselves.
 """
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ _EXPORTS = {
     "run_qcdq": "onnx_export",
     "run_qonnx": "onnx_export",
     "top1_agreement": "onnx_export",
-    "finn_build_config": "folding_config",
-    "finn_folding_config": "folding_config",
-    "finn_node_names": "folding_config",
-    "finn_specialize_layers_config": "folding_config",
-    "pool_parallelism": "folding_config",
-    "write_finn_build_files": "folding_config",
-    "write_folding_config": "folding_config",
 }
 
 __all__ = sorted(_EXPORTS)

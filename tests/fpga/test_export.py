@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fpga.errors import InputError
-from fpga.export.folding_config import (finn_folding_config, finn_node_names, pool_parallelism,
+from hw_models.finn_build import (finn_folding_config, finn_node_names, pool_parallelism,
                                         write_folding_config)
 from fpga.export.onnx_export import qcdq_unsupported_reason, top1_agreement
 from hw_models.network import NetworkSpec
@@ -109,9 +109,9 @@ def test_folding_config_pool_parallelism_divides_channels():
 def test_folding_config_needs_legal_folding():
     with pytest.raises(InputError, match="layer 'conv1'.pe"):
         finn_folding_config(_spec(EXAMPLE, conv1={"pe": None}).layers)
-    with pytest.raises(ValueError, match="layer 'fc0'.*not a legal folding"):
+    with pytest.raises(ValueError, match="layer 'fc0'.pe.*PE 3 must divide"):
         finn_folding_config(_spec(EXAMPLE, fc0={"pe": 3}).layers)
-    with pytest.raises(ValueError, match="layer 'conv1'.*C_in=16"):
+    with pytest.raises(ValueError, match="layer 'conv1'.simd.*16 input channels"):
         finn_folding_config(_spec(EXAMPLE, conv1={"simd": 9}).layers)
     with pytest.raises(ValueError, match="layer 'pool0'.*stride"):  # FINN leaves it unmapped
         finn_folding_config(_spec(EXAMPLE, pool0={"stride": 3}).layers)
@@ -124,8 +124,8 @@ def test_write_folding_config_is_atomic_json(tmp_path):
 
 
 def test_folding_config_does_not_import_torch_or_onnx():
-    code = ("import sys, fpga.export, fpga.export.folding_config as f; "
-            "assert fpga.export.finn_folding_config is f.finn_folding_config; "
+    code = ("import sys, fpga.export, hw_models.finn_build as f; "
+            "assert 'finn_folding_config' not in fpga.export.__all__; "
             "bad = [m for m in ('torch', 'onnx', 'brevitas', 'qonnx') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -319,3 +319,30 @@ def test_binary_bipolar_design_exports_to_qonnx_and_matches_pytorch(tmp_path):
     assert convs[0].weight_bits == 8 and {l.weight_bits for l in convs[1:]} == {1}
     assert {l.act_bits for l in spec.compute_layers if l.act_bits} == {1}
     assert "1-bit" in qcdq_unsupported_reason(space.describe(c).compute_layers)
+
+
+def test_depthwise_conv_builds_exports_and_reads_back(tmp_path):
+    """A ``dwconv`` is a depthwise QuantConv2d (issue 11: it was built as a QuantLinear): its
+    QONNX matches PyTorch and reads back as the same depthwise layer."""
+    from fpga.export import export_qonnx, run_qonnx
+    from hw_models.qonnx_reader import read_qonnx
+
+    spec = NetworkSpec.from_dict({
+        "input": {"channels": 3, "height": 12, "width": 12, "bits": 8, "thresholding": True},
+        "layers": [
+            {"name": "c0", "op": "conv", "out_channels": 8, "kernel": 3, "padding": 1,
+             "weight_bits": 4, "act_bits": 4, "pe": 2, "simd": 3},
+            {"name": "dw0", "op": "dwconv", "kernel": 3, "padding": 1, "weight_bits": 4,
+             "act_bits": 4, "pe": 8, "simd": 3},
+            {"name": "p0", "op": "maxpool", "kernel": 2},
+            {"name": "f0", "op": "fc", "out_features": 5, "weight_bits": 4, "act_bits": None,
+             "pe": 1, "simd": 4}]})
+    model = _random_model(spec, seed=2)
+    dw = model.blocks["dw0"].conv
+    assert dw.groups == 8 and tuple(dw.weight.shape) == (8, 1, 3, 3)
+    x = _pixels(4, spec)
+    path = export_qonnx(model, (3, 12, 12), tmp_path / "m.qonnx.onnx")
+    np.testing.assert_allclose(run_qonnx(path, x), _torch_logits(model, x), atol=1e-5)
+    back = read_qonnx(path)
+    assert [l.op for l in back.layers] == ["conv", "dwconv", "maxpool", "fc"]
+    assert back.layer(back.layers[1].name).weight_bits == 4

@@ -138,7 +138,7 @@ def test_finn_mvau_estimates_match_our_hls_pricing(builds):
     """Price what the configuration builds: every MVAU, the last layer's included, is an HLS
     MVAU in FINN, and our HLS price of it is within 2 % of FINN's LUT estimate (FINN narrows
     the accumulator from the trained weights, ours is the bound), BRAM18 and cycles equal."""
-    from fpga.export.folding_config import finn_nodes
+    from hw_models.finn_build import finn_nodes
     from hw_models.cost import FinnCostModel
     from hw_models.network import NetworkSpec
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fpga.errors import InputError
-from fpga.export import folding_config as fc
+from hw_models import finn_build as fc
 from hw_models.network import NetworkSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def test_dwconv_and_fc_first_nodes():
 def test_bad_layers_are_input_errors():
     d = json.loads((REPO / "examples" / "finn_check_example.json").read_text())
     d["layers"][0]["pe"] = 3
-    with pytest.raises(InputError, match=r"layer 'conv0'\.pe/simd.*not a legal folding"):
+    with pytest.raises(InputError, match=r"layer 'conv0'\.pe.*PE 3 must divide"):
         fc.finn_specialize_layers_config(NetworkSpec.from_dict(d).layers)
     with pytest.raises(InputError, match="layers: empty"):
         fc.finn_nodes([])

@@ -120,8 +120,8 @@ def test_illegal_rows_name_layer_and_row() -> None:
     with pytest.raises(ValueError, match=r"layer 'conv1', first bad row 17: pe 5"):
         pricer.price(**bad)
     bad = {k: v.copy() for k, v in cand.items()}
-    bad["simd"][4, 0] = 9  # divides MW = 27 but not C_in = 3
-    with pytest.raises(ValueError, match=r"layer 'conv0', first bad row 4: simd 9"):
+    bad["simd"][4, 0] = 2  # neither divides C_in = 3 nor is a multiple of it dividing MW = 27
+    with pytest.raises(ValueError, match=r"layer 'conv0', first bad row 4: simd 2"):
         pricer.price(**bad)
     bad = {k: v.copy() for k, v in cand.items()}
     bad["act_bits"][2, 0] = 0  # only the last layer may drop its activation
@@ -131,12 +131,42 @@ def test_illegal_rows_name_layer_and_row() -> None:
         pricer.price(pe=np.ones((4, 3), dtype=int))
 
 
-@pytest.mark.parametrize("kw,setting", [({"weight_mem": "per_pe"}, "weight_mem"),
-                                        ({"weight_mem": "ultra"}, "weight_mem"),
-                                        ({"swg_impl": "hls"}, "swg_impl")])
-def test_unsupported_settings_refused(kw: dict, setting: str) -> None:
-    with pytest.raises(NotImplementedError, match=setting):
-        BatchPricer(FinnCostModel("zcu104", **kw), mix10())
+@pytest.mark.parametrize("kw", [{"weight_mem": "per_pe"}, {"weight_mem": "ultra"},
+                                {"weight_mem": "distributed"}, {"swg_impl": "hls"},
+                                {"interconnect": False, "io_profile": "none"}])
+def test_every_setting_is_vectorized(kw: dict) -> None:
+    """The formulas are shared, so every model setting prices identically on arrays."""
+    model = FinnCostModel("zcu104", **kw)
+    pricer = BatchPricer(model, mix10())
+    _check_equal(pricer, model, pricer.random_candidates(np.random.default_rng(3), 60), 60)
+
+
+def dwnet() -> NetworkSpec:
+    """A depthwise-separable network (MobileNet-style): the scalar model prices it, so must the
+    vectorized one (issue 11: a search over a depthwise space crashed at start)."""
+    return NetworkSpec.build("dw", InputSpec(3, 16, 16, 8, thresholding=True), [
+        {"name": "c0", "op": "conv", "out_channels": 8, "kernel": 3, "padding": 1,
+         "weight_bits": 4, "act_bits": 4},
+        {"name": "dw0", "op": "dwconv", "kernel": 3, "padding": 1, "weight_bits": 4,
+         "act_bits": 4},
+        {"name": "pw0", "op": "conv", "out_channels": 16, "kernel": 1, "weight_bits": 4,
+         "act_bits": 4},
+        {"name": "dw1", "op": "dwconv", "kernel": 3, "stride": 2, "weight_bits": 4,
+         "act_bits": 4},
+        {"name": "p0", "op": "maxpool", "kernel": 2},
+        {"name": "f0", "op": "fc", "out_features": 10, "weight_bits": 4, "act_bits": None},
+    ])
+
+
+@pytest.mark.parametrize("variant", ["finn2026", "finn2022"])
+def test_depthwise_and_parallel_window_match_scalar(variant: str) -> None:
+    model = FinnCostModel("pynq-z1", lut_variant=variant)
+    pricer = BatchPricer(model, dwnet())
+    cand = pricer.random_candidates(np.random.default_rng(5), 300, bits=(1, 2, 4, 8))
+    j = pricer.compute_names.index("c0")
+    assert (cand["simd"][:, j] > 3).any()  # parallel-window generators are drawn
+    assert ((cand["simd"][:, 1] > 1) & (cand["pe"][:, 1] == 8)).any()  # VVAU SIMD > 1
+    _check_equal(pricer, model, cand, 300)
 
 
 def test_unmappable_pool_refused() -> None:

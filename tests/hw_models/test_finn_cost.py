@@ -366,7 +366,7 @@ def test_every_cost_model_conforms(name: str) -> None:
 # ------------------------------------------------------------------ what finn-plus 1.6.1 builds
 def test_maxpool_is_swg_plus_pool_at_folding_config_parallelism() -> None:
     """Every max-pool: depthwise SWG + Pool at fpga.export's pool_parallelism (bench/FINN_CHECK.md)."""
-    from fpga.export.folding_config import pool_parallelism
+    from hw_models.finn_build import pool_parallelism
     spec = NetworkSpec.load(EXAMPLES / "cnv_w1a1.json")
     report = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
     pools = [l for l in report.layers if l.op == "maxpool"]

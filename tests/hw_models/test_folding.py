@@ -38,20 +38,22 @@ def small_net(**fold: tuple[int | None, int | None]) -> NetworkSpec:
 def test_legal_values() -> None:
     spec = small_net()
     conv0, conv1, fc0 = spec.compute_layers
-    assert legal_simd(conv0) == (1, 2, 4)          # divides C_in = 4 (and MW = 36)
+    assert legal_simd(conv0, parallel_window=False) == (1, 2, 4)  # divides C_in = 4
+    # the parallel-window generator adds the multiples of C_in that divide MW = 36
+    assert legal_simd(conv0) == (1, 2, 4, 12, 36)
     assert legal_pe(conv0) == (1, 2, 4, 8)
-    assert legal_simd(conv1) == (1, 2, 4, 8)
+    assert legal_simd(conv1, parallel_window=False) == (1, 2, 4, 8)
     assert fc0.mw == 32 and legal_simd(fc0) == (1, 2, 4, 8, 16, 32)
     assert legal_pe(fc0) == (1, 2, 5, 10)
 
 
 def test_conv_simd_must_divide_input_channels() -> None:
-    # SIMD 3 divides MW = 36 but not C_in = 4: illegal (the SWG shares the MVAU's SIMD)
+    # SIMD 3 divides MW = 36 but neither divides C_in = 4 nor is a multiple of it: illegal
     with pytest.raises(InputError) as exc:
         check_folding(small_net(conv0=(1, 3)))
     assert exc.value.field == "layers[0].simd"
     assert "conv0" in str(exc.value) and "input channels" in str(exc.value)
-    assert tuple(exc.value.accepted) == (1, 2, 4)
+    assert tuple(exc.value.accepted) == (1, 2, 4, 12, 36)
 
 
 def test_illegal_pe_names_layer_and_lists_values() -> None:
@@ -141,7 +143,7 @@ def test_fold_rejects_illegal_existing_folding() -> None:
 def test_fastest_folding() -> None:
     spec = fastest_folding(NetworkSpec.load(EXAMPLES / "cnv_w1a1.json"))
     conv0 = spec.layer("conv0")
-    assert (conv0.pe, conv0.simd) == (64, 3)
+    assert (conv0.pe, conv0.simd) == (64, 27)  # a whole 3x3x3 window: parallel window
     fc2 = spec.layer("fc2")
     assert (fc2.pe, fc2.simd) == (10, 512)
 

@@ -1,5 +1,8 @@
 """FINN's build files for a network exported by :func:`fpga.export.export_qonnx`.
 
+The nodes, their names and their folding come from the one lowering
+(:func:`hw_models.lowering.lower`), which the cost model prices: this module only writes them.
+
 Three JSON files go next to ``model.qonnx.onnx`` (:func:`write_finn_build_files`):
 
 ``specialize_layers.json``
@@ -56,54 +59,36 @@ whenever an HLS variant exists (it never second-guesses it; ``"rtl"`` is checked
 MVAU/VVAU/Elementwise ops only, which we pin to ``"hls"``), so the names do not depend on the
 part: the same two files serve a Zynq and a Versal build.
 
-Parallelism choices (every value is legal by :mod:`fpga.folding`):
+The parallelism each node gets is the lowering's (table in :mod:`hw_models.lowering`).
 
-* conv: the MVAU gets the layer's PE/SIMD; its generator and padding get ``SIMD`` = the MVAU's
-  SIMD (FINN's convention, no width converter between them); ``SIMD | C_in`` is required.
-* dwconv: the generator (and padding) get ``SIMD`` = the VVAU's PE; a VVAU SIMD > 1 uses the
-  parallel-window generator.
-* max-pool: FINN's pool node reads the depthwise generator's output, so the pool's ``PE`` must
-  equal the generator's ``SIMD``.  Both get the largest divisor of ``C`` not above the width of
-  the stream that feeds the pool (the previous conv's PE, the previous pool's PE, or the input
-  quantizer's PE): the pool then keeps pace with its producer without widening the stream.
-  :func:`pool_parallelism` gives the same numbers to a cost model.
-* input quantizer: ``PE`` = ``gcd(C_in, SIMD of the first compute layer)`` when the network
-  starts with a conv or max-pool (1 when it starts with an fc: its channel count is unknown
-  to a flattened layer).
-* output scale: ``PE`` = ``gcd(outputs, PE of the last compute layer)``.
-
-This module is pure Python (no torch, onnx or FINN); ``layers`` are duck-typed
-:class:`hw_models.network.LayerSpec` objects (``.name .op .pe .simd .in_channels
-.out_channels .kernel .padding .stride``).
+Pure Python (no torch, onnx or FINN).  ``layers`` is a :class:`~hw_models.network.NetworkSpec`
+or a sequence of :class:`~hw_models.network.LayerSpec` (the input quantizer is then built from
+the first layer's input).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from fpga.errors import InputError
-from fpga.folding import divisors, is_legal_mvau
+from hw_models.lowering import (DEFAULT_MEM_MODE, DEFAULT_RAM_STYLE, DEFAULT_RES_TYPE,
+                                DEFAULT_SWG_RAM_STYLE, Node, Settings, lower, pool_parallelism,
+                                spec_of_layers)
+from hw_models.network import NetworkSpec
 
-__all__ = ["FINN_ESTIMATE_STEPS", "FILES", "FinnNode", "conv_needs_swg", "finn_build_config",
+__all__ = ["FINN_ESTIMATE_STEPS", "FILES", "FinnNode", "finn_build_config",
            "finn_folding_config", "finn_node_names", "finn_nodes",
            "finn_specialize_layers_config", "pool_parallelism", "write_finn_build_files",
            "write_folding_config"]
 
 #: The input ``Transpose`` (NCHW -> NHWC) is the one node FINN leaves to the host.
 HOST_NODES = ("Transpose",)
-#: Memory styles: FINN's defaults for the MVAU; for the sliding-window generator ``"auto"``
-#: (FINN's default is ``"distributed"``) because ``hw_models`` prices its buffer as BRAM, which
-#: is what FINN estimates for ``"auto"``/``"block"`` - the exported design is the priced one.
-DEFAULT_RAM_STYLE = "auto"
-DEFAULT_SWG_RAM_STYLE = "auto"
-DEFAULT_RES_TYPE = "lut"
-DEFAULT_MEM_MODE = "internal_decoupled"
 IMPL_STYLES = ("hls", "rtl")
+#: a node of FINN's dataflow partition (the lowering's node type)
+FinnNode = Node
 
 #: finn-plus 1.6.1's ``estimate_only_dataflow_steps`` less ``step_target_fps_parallelization``
 #: (``bench/finn_check.py check`` fails if FINN's list moves away from this one).
@@ -128,172 +113,60 @@ FILES = {"folding_config": "folding_config.json",
 _PART_RE = re.compile(r"^x[a-z][a-z0-9]+(-[A-Za-z0-9]+)*$")
 
 
-@dataclass(frozen=True)
-class FinnNode:
-    """One node FINN builds for our network, with its folding attributes.
-
-    ``name``: FINN's name after ``step_specialize_layers`` (the folding config's key, e.g.
-    ``MVAU_hls_3``); ``base_name``: its name before (the specialize config's key, ``MVAU_3``);
-    ``impl_style``: the pinned style (``"hls"`` / ``"rtl"``); ``layer``: our layer
-    (``"<input>"`` / ``"<output>"`` for the input quantizer and the output scale).
-    """
-
-    name: str
-    layer: str
-    attrs: Mapping[str, Any]
-    base_name: str
-    impl_style: str
-
-    @property
-    def op_type(self) -> str:
-        """FINN's op type after specialization, e.g. ``MVAU_hls``."""
-        return self.name.rsplit("_", 1)[0]
-
-    @property
-    def base_op(self) -> str:
-        """FINN's op type before specialization, e.g. ``MVAU``."""
-        return self.base_name.rsplit("_", 1)[0]
+def _spec(layers: NetworkSpec | Sequence[Any]) -> NetworkSpec:
+    if isinstance(layers, NetworkSpec):
+        return layers
+    return spec_of_layers(list(layers))
 
 
-def conv_needs_swg(layer: Any) -> bool:
-    """Whether FINN puts a sliding-window generator in front of a conv's MVAU: always, except
-    for a 1x1 kernel with stride 1 and no padding (no im2col needed).  Shared with
-    ``hw_models.cost`` so that the priced design is the exported one."""
-    return (layer.kernel != 1 or getattr(layer, "padding", 0) != 0
-            or getattr(layer, "stride", 1) != 1)
-
-
-def _largest_divisor_at_most(n: int, limit: int) -> int:
-    return max(d for d in divisors(n) if d <= max(1, limit))
-
-
-def _int(layer: Any, attr: str, where: str) -> int:
-    v = getattr(layer, attr, None)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise InputError(f"{where}.{attr}", f"got {v!r}; the FINN folding config needs a "
-                         "positive integer (choose the folding before exporting)",
-                         ["an integer >= 1"])
-    return v
-
-
-def _check_folding(compute: Sequence[Any]) -> None:
-    for layer in compute:
-        where = f"layer '{layer.name}'"
-        pe, simd = _int(layer, "pe", where), _int(layer, "simd", where)
-        if layer.op == "dwconv":
-            k2, ch = layer.kernel * layer.kernel, layer.in_channels
-            if ch % pe or k2 % simd or (simd > 1 and pe != ch):
-                raise InputError(f"{where}.pe/simd", f"PE={pe}, SIMD={simd} is not a legal "
-                                 f"VVAU folding (PE must divide {ch} channels, SIMD must divide "
-                                 f"K*K={k2}, SIMD > 1 needs PE = channels)")
+def _require_folding(spec: NetworkSpec) -> None:
+    for layer in spec.layers:
+        if not layer.is_compute:
             continue
-        mw = (layer.kernel * layer.kernel * layer.in_channels if layer.op == "conv"
-              else layer.in_channels)
-        c_in = layer.in_channels if layer.op == "conv" else None
-        if not is_legal_mvau(pe, simd, mw, layer.out_channels, c_in):
-            raise InputError(f"{where}.pe/simd", f"PE={pe}, SIMD={simd} is not a legal folding "
-                             f"(PE must divide {layer.out_channels} output channels, SIMD must "
-                             f"divide MW={mw}" + (f" and C_in={c_in}" if c_in else "") + ")")
+        for attr in ("pe", "simd"):
+            v = getattr(layer, attr)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"layer '{layer.name}'.{attr}", f"got {v!r}; the FINN folding "
+                                 "config needs a positive integer (choose the folding before "
+                                 "exporting)", ["an integer >= 1"])
 
 
-def finn_nodes(layers: Sequence[Any], *, ram_style: str = DEFAULT_RAM_STYLE,
+def finn_nodes(layers: NetworkSpec | Sequence[Any], *, ram_style: str = DEFAULT_RAM_STYLE,
                res_type: str = DEFAULT_RES_TYPE, mem_mode: str = DEFAULT_MEM_MODE,
-               swg_ram_style: str = DEFAULT_SWG_RAM_STYLE) -> list[FinnNode]:
+               swg_ram_style: str = DEFAULT_SWG_RAM_STYLE) -> list[Node]:
     """The nodes of FINN's dataflow partition for ``layers``, in graph order, with their names
-    before and after specialization, the pinned style and the folding attributes.
+    before and after specialization, the pinned style and the folding attributes: the
+    lowering's dataflow nodes (:func:`hw_models.lowering.lower`).
 
     Raises :class:`~fpga.errors.InputError` (a ``ValueError``) naming the layer when a compute
     layer has no PE/SIMD or an illegal one, when a max-pool's stride exceeds its kernel (FINN's
     ``InferPool`` skips it and the build stops at the dataflow partition), or when an op is not
     conv / dwconv / maxpool / fc.
     """
-    layers = list(layers)
-    if not layers:
-        raise InputError("layers", "empty; a network needs at least one layer")
-    counters: dict[str, int] = {}
-    nodes: list[FinnNode] = []
-
-    def add(op: str, style: str, layer: str, attrs: Mapping[str, Any]) -> None:
-        # FINN counts per op type, before (MVAU_k) and after (MVAU_hls_k) specialization
-        before, after = op, f"{op}_{style}"
-        kb, ka = counters.get(before, 0), counters.get(after, 0)
-        counters[before], counters[after] = kb + 1, ka + 1
-        nodes.append(FinnNode(f"{after}_{ka}", layer, dict(attrs), f"{before}_{kb}", style))
-
-    for layer in layers:
-        if getattr(layer, "op", None) not in ("conv", "dwconv", "maxpool", "fc"):
-            raise InputError(f"layer '{getattr(layer, 'name', '?')}'.op",
-                             f"unknown op {getattr(layer, 'op', None)!r}",
-                             ["conv", "dwconv", "maxpool", "fc"])
-    compute = [l for l in layers if l.op in ("conv", "dwconv", "fc")]
-    if not compute:
-        raise InputError("layers", "no conv, dwconv or fc layer; FINN needs at least one MVAU "
-                         "or VVAU")
-    _check_folding(compute)
-
-    first = layers[0]
-    if first.op == "fc":
-        th_pe = 1
-    else:
-        th_pe = gcd(first.in_channels,
-                    compute[0].pe if compute[0].op == "dwconv" else compute[0].simd)
-    add("Thresholding", "rtl", "<input>", {"PE": th_pe})
-    stream = th_pe  # elements per cycle of the stream entering the next layer
-
-    swg = {"parallel_window": 0, "ram_style": swg_ram_style}
-    for layer in layers:
-        op = layer.op
-        if op == "dwconv":  # depthwise: SWG at the VVAU's channel parallelism, then VVAU
-            if getattr(layer, "padding", 0):
-                add("FMPadding", "rtl", layer.name, {"SIMD": layer.pe})
-            add("ConvolutionInputGenerator", "rtl", layer.name,
-                {**swg, "SIMD": layer.pe, "parallel_window": int(layer.simd > 1)})
-            add("VVAU", "hls", layer.name,
-                {"PE": layer.pe, "SIMD": layer.simd, "resType": res_type})
-            stream = layer.pe
-        elif op == "maxpool":
-            if getattr(layer, "stride", layer.kernel) > layer.kernel:
-                raise InputError(f"layer '{layer.name}'.stride",
-                                 f"FINN cannot map a max-pool whose stride ({layer.stride}) "
-                                 f"exceeds its kernel ({layer.kernel}); it stays outside the "
-                                 "dataflow partition", [f"1..{layer.kernel}"])
-            par = _largest_divisor_at_most(layer.in_channels, stream)
-            add("ConvolutionInputGenerator", "rtl", layer.name, {"SIMD": par, **swg})
-            add("Pool", "hls", layer.name, {"PE": par})
-            stream = par
-        else:  # conv, fc: an MVAU, pinned to HLS (what hw_models prices) whatever its types
-            if op == "conv":
-                if getattr(layer, "padding", 0):
-                    add("FMPadding", "rtl", layer.name, {"SIMD": layer.simd})
-                if conv_needs_swg(layer):
-                    add("ConvolutionInputGenerator", "rtl", layer.name,
-                        {"SIMD": layer.simd, **swg})
-            add("MVAU", "hls", layer.name,
-                {"PE": layer.pe, "SIMD": layer.simd, "ram_style": ram_style,
-                 "resType": res_type, "mem_mode": mem_mode})
-            stream = layer.pe
-
-    last = compute[-1]
-    add("ElementwiseMul", "hls", "<output>", {"PE": gcd(last.out_channels, last.pe)})
-    return nodes
+    spec = _spec(layers)
+    _require_folding(spec)
+    low = lower(spec, Settings(res_type=res_type), strict=True,
+                where=lambda i: f"layer '{spec.layers[i].name}'")
+    overrides = {"MVAU": {"ram_style": ram_style, "mem_mode": mem_mode},
+                 "ConvolutionInputGenerator": {"ram_style": swg_ram_style}}
+    out = []
+    for node in low.dataflow():
+        attrs = {k: (int(v) if not isinstance(v, str) else v) for k, v in node.attrs.items()}
+        attrs.update({k: v for k, v in overrides.get(node.finn_op, {}).items() if k in attrs})
+        out.append(Node(node.op, node.owner, node.layer, node.finn_op, node.impl_style, attrs,
+                        node.name, node.base_name))
+    return out
 
 
-def pool_parallelism(layers: Sequence[Any]) -> dict[str, int]:
-    """``{max-pool layer name: PE}``: the parallelism the folding config gives each max-pool
-    (its Pool node's PE and its generator's SIMD), so that a cost model prices the same design.
-    """
-    return {node.layer: node.attrs["PE"] for node in finn_nodes(layers)
-            if node.op_type == "Pool_hls"}
-
-
-def finn_node_names(layers: Sequence[Any], *, before_specialization: bool = False) -> list[str]:
+def finn_node_names(layers: NetworkSpec | Sequence[Any], *,
+                    before_specialization: bool = False) -> list[str]:
     """FINN's node names for ``layers`` in graph order: after ``step_specialize_layers`` (the
     folding config's keys) or, with ``before_specialization``, before it (the specialize
     config's keys)."""
     return [n.base_name if before_specialization else n.name for n in finn_nodes(layers)]
 
 
-def finn_folding_config(layers: Sequence[Any], **kw: Any) -> dict[str, Any]:
+def finn_folding_config(layers: NetworkSpec | Sequence[Any], **kw: Any) -> dict[str, Any]:
     """FINN's folding config (``{"Defaults": {}, "<node>": {"PE": .., "SIMD": .., ...}}``), one
     entry per node, keyed by FINN's name after specialization with the styles of
     :func:`finn_specialize_layers_config`.
@@ -307,7 +180,7 @@ def finn_folding_config(layers: Sequence[Any], **kw: Any) -> dict[str, Any]:
     return config
 
 
-def finn_specialize_layers_config(layers: Sequence[Any]) -> dict[str, Any]:
+def finn_specialize_layers_config(layers: NetworkSpec | Sequence[Any]) -> dict[str, Any]:
     """FINN's ``specialize_layers_config_file`` content: ``{"Defaults": {}, "<node before
     specialization>": {"preferred_impl_style": "hls" | "rtl"}}`` for every node of the
     dataflow partition, pinning the style ``hw_models`` prices (table in the module docstring).
