@@ -474,9 +474,15 @@ def _check_one(files: dict[str, Path | None], args: argparse.Namespace) -> int:
         cycles = json.loads((report / "estimate_layer_cycles.json").read_text())
         resources = json.loads((report / "estimate_layer_resources.json").read_text())
         perf = json.loads((report / "estimate_network_performance.json").read_text())
+        final = {e["name"]: e["attrs"] for e in _graph_nodes(
+            inter / "step_minimize_bit_width.onnx", rename=False, with_attrs=True)}
         for n in nodes:
             n["layer"] = node_layer.get(n["name"])
             n["cycles"], n["resources"] = cycles.get(n["name"]), resources.get(n["name"])
+            # the data types FINN estimated with (after narrowing them from the weights)
+            n["datatypes"] = {k: v for k, v in final.get(n["name"], {}).items()
+                              if k.endswith("DataType") or k in ("binaryXnorMode",
+                                                                  "noActivation")}
         summary.update(result)
         summary["nodes"] = nodes
         summary["network_performance"] = perf

@@ -41,9 +41,10 @@ import numpy as np
 
 from fpga.errors import InputError
 from fpga.folding import divisors, rule_for
-from hw_models.cost import FinnCostModel
+from hw_models.cost import FinnCostModel, weight_lutram_luts
 from hw_models.finn_ops import LUT_VARIANTS, RES_TYPES, SWG_IMPLS, WEIGHT_MEMORIES
 from hw_models.io_cap import frame_bytes
+from hw_models.memory import spill_weights
 from hw_models.lowering import (LOWERED_OPS, Choice, Node, Stream, lower_layer, lower_links,
                                 threshold_node, unsupported_reason)
 from hw_models.network import MAX_BITS, LayerSpec, NetworkSpec
@@ -58,7 +59,8 @@ SUPPORTED_SETTINGS: Mapping[str, tuple[str, ...]] = {
 
 _I = np.int64
 #: what a layer table holds per choice, in this order
-_FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit", "in_par", "out_par", "out_bits")
+_FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit", "in_par", "out_par", "out_bits",
+           "mem_bram18", "mem_lut")
 _LINK_FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit")
 
 
@@ -267,9 +269,10 @@ class BatchPricer:
                  ob: np.ndarray) -> list[np.ndarray]:
             low = lower_layer(l.spec, Choice(pe, simd, wb, ob), Stream(1, a, l.in_elems), s)
             n = pe.shape[0]
-            return _price_nodes(low.nodes, n) + [np.broadcast_to(low.in_par, (n,)),
-                                                 np.broadcast_to(low.out.par, (n,)),
-                                                 np.broadcast_to(low.out.bits, (n,))]
+            engine = next(nd.op for nd in low.nodes if nd.finn_op in ("MVAU", "VVAU"))
+            return _price_nodes(low.nodes, n) + [np.broadcast_to(v, (n,)) for v in (
+                low.in_par, low.out.par, low.out.bits, engine.bram18(),
+                weight_lutram_luts(engine))]
 
         return self._table(("c", j, tuple(bits.values)), lambda: _Table(
             (self._pe_axis[j], self._simd_axis[j], bits, bits, bits), fill, _FIELDS))
@@ -281,8 +284,9 @@ class BatchPricer:
         def fill(stream_par: np.ndarray, a: np.ndarray) -> list[np.ndarray]:
             low = lower_layer(l.spec, Choice(), Stream(stream_par, a, l.in_elems), s)
             n = a.shape[0]
+            zero = np.zeros(n, dtype=_I)
             return _price_nodes(low.nodes, n) + [low.in_par, low.out.par,
-                                                 np.broadcast_to(low.out.bits, (n,))]
+                                                 np.broadcast_to(low.out.bits, (n,)), zero, zero]
 
         return self._table(("p", k, tuple(par.values), tuple(bits.values)),
                            lambda: _Table((par, bits), fill, _FIELDS))
@@ -313,7 +317,9 @@ class BatchPricer:
         """Price ``n`` candidates; each argument is ``(n, n_compute)`` or ``(n_compute,)``
         (broadcast) or ``None`` (the template's values).
 
-        Returns ``(n,)`` arrays: ``lut``, ``bram18``, ``dsp``, ``uram``, ``cycles_per_frame``,
+        Returns ``(n,)`` arrays: ``lut``, ``bram18``, ``dsp``, ``uram`` (after weights spill to
+        LUTRAM when block RAM runs out, :mod:`hw_models.memory`), ``bram18_demand`` (before),
+        ``fits_device`` (bool), ``cycles_per_frame``,
         ``critical_path_cycles`` (int64), ``fps`` (float64, ``clock_hz / cycles_per_frame``,
         capped by the I/O profile), ``fps_compute`` and ``bottleneck`` (index into
         ``template.layers`` of the first slowest layer, as ``CostReport.bottleneck`` names it;
@@ -340,6 +346,8 @@ class BatchPricer:
         per = {f: np.zeros((L, n), dtype=_I) for f in ("lut", "bram18", "dsp")} \
             if per_layer else None
         pool_pes: list[np.ndarray] = []
+        mem_b = np.zeros((n, self.n_compute), dtype=_I)
+        mem_l = np.zeros((n, self.n_compute), dtype=_I)
 
         # the input quantizer: PE = gcd(C, the first compute layer's input parallelism)
         first = self._compute[0]
@@ -371,6 +379,7 @@ class BatchPricer:
                                    c["act_bits"][j]))
                 in_axis = _Axis(_in_par_values(spec, self._simd_axis[j], self._pe_axis[j]))
                 out_axis = self._pe_axis[j]
+                mem_b[:, j], mem_l[:, j] = v[9], v[10]
             else:
                 t = self._pool_table(k, par_axis, bits)
                 v = t.lookup(t.key(stream_par, stream_bits))
@@ -401,6 +410,16 @@ class BatchPricer:
             cyc_all[k] = cyc
             if per is not None:
                 per["lut"][k], per["bram18"][k], per["dsp"][k] = lu, br, ds
+        demand = totals[1].copy()
+        if s.beyond_finn and (demand > self.model.device.bram18).any():
+            sp = spill_weights(demand, self.model.device.bram18, mem_b, mem_l)
+            totals[0] += sp.lut
+            totals[1] -= sp.bram18
+            if per is not None:
+                for l in self._compute:
+                    go = sp.moved[:, l.col]
+                    per["lut"][l.index] += np.where(go, mem_l[:, l.col], 0)
+                    per["bram18"][l.index] -= np.where(go, mem_b[:, l.col], 0)
         cycles = cyc_all.max(axis=0)
         bottleneck = np.argmax(cyc_all == cycles, axis=0).astype(_I)  # first slowest layer
         with np.errstate(divide="ignore"):
@@ -408,9 +427,13 @@ class BatchPricer:
         fps = fps_compute
         if self.model.io.t_host_us is not None:
             fps = np.minimum(fps_compute, self._caps(stream_bits, prev_elems))
+        dev = self.model.device
+        fits = ((totals[0] <= dev.lut) & (totals[1] <= dev.bram18) & (totals[2] <= dev.dsp)
+                & (totals[3] <= dev.uram))
         out = {"lut": totals[0], "bram18": totals[1], "dsp": totals[2], "uram": totals[3],
                "cycles_per_frame": cycles, "fps": fps, "bottleneck": bottleneck,
-               "critical_path_cycles": crit, "fps_compute": fps_compute}
+               "critical_path_cycles": crit, "fps_compute": fps_compute,
+               "bram18_demand": demand, "fits_device": fits}
         if per is not None:
             out["layer_cycles"] = cyc_all.T.copy()
             out.update({f"layer_{k}": v.T.copy() for k, v in per.items()})

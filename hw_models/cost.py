@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
+import numpy as np
 from fpga.devices import Device, get_device
 from fpga.errors import InputError
 from hw_models.finn_ops import (DEFAULT_LUT_VARIANT, LUT_VARIANTS, RES_TYPES, SWG_IMPLS,
-                                WEIGHT_MEMORIES, FinnOp, StageCost)
+                                WEIGHT_MEMORIES, FinnOp, StageCost, lutram_luts)
 from hw_models.io_cap import IOProfile, frame_bytes, get_profile
+from hw_models.memory import spill_weights
 from hw_models.lowering import (DEFAULT_FIFO_DEPTH, Lowering, Node, Settings, Stream,
                                 check_choice, choice_of, lower, lower_layer, lower_links)
 from hw_models.network import LayerSpec, NetworkSpec
@@ -92,6 +94,22 @@ class CostReport:
     settings: Mapping[str, Any] = field(default_factory=dict)
     fps_compute: float = 0.0
     fps_io_cap: float | None = None
+    #: the device's resources (``lut``, ``bram18``, ``dsp``, ``uram``); empty: not checked
+    capacity: Mapping[str, int] = field(default_factory=dict)
+    #: RAMB18 the design asks for before weights spill to LUTRAM (:mod:`hw_models.memory`)
+    bram18_demand: int | None = None
+    #: the weight memories moved to LUTRAM: ``{"layer", "bram18", "lut"}``
+    spilled: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def over_capacity(self) -> list[str]:
+        """The resources the design uses beyond the device (``[]``: it fits)."""
+        return [k for k in _TOTAL_KEYS if k in self.capacity and getattr(self, k) > self.capacity[k]]
+
+    @property
+    def fits_device(self) -> bool | None:
+        """Whether every resource is within the device (``None``: capacity not known)."""
+        return None if not self.capacity else not self.over_capacity
 
     @property
     def io_bound(self) -> bool:
@@ -116,8 +134,10 @@ class CostReport:
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form (``codesign estimate --json``); keys beyond the schema are
         ``critical_path_cycles``, ``valid``, ``model``, ``settings``, ``fps_compute`` (the
-        pipeline's rate), ``fps_io_cap`` (the host path's, ``None`` without a cap), ``io_bound``
-        and per layer ``uram`` and ``stages``."""
+        pipeline's rate), ``fps_io_cap`` (the host path's, ``None`` without a cap), ``io_bound``,
+        ``fits_device`` / ``over_capacity`` / ``capacity`` (the device check), ``memory``
+        (RAMB18 demand and the weight memories spilled to LUTRAM) and per layer ``uram`` and
+        ``stages``."""
         return {"device": self.device, "clock_mhz": self.clock_mhz, "totals": self.totals,
                 "cycles_per_frame": self.cycles_per_frame, "fps": self.fps,
                 "bottleneck": self.bottleneck, "layers": [l.to_dict() for l in self.layers],
@@ -125,7 +145,11 @@ class CostReport:
                 "critical_path_cycles": self.critical_path_cycles, "valid": self.valid,
                 "model": self.model, "settings": dict(self.settings),
                 "fps_compute": self.fps_compute, "fps_io_cap": self.fps_io_cap,
-                "io_bound": self.io_bound}
+                "io_bound": self.io_bound, "fits_device": self.fits_device,
+                "over_capacity": self.over_capacity, "capacity": dict(self.capacity),
+                "memory": {"bram18_demand": (self.bram18 if self.bram18_demand is None
+                                             else self.bram18_demand),
+                           "spilled_to_lutram": [dict(x) for x in self.spilled]}}
 
     def violations(self, max_lut: float | None = None, max_bram18: float | None = None,
                    max_dsp: float | None = None, min_fps: float | None = None,
@@ -157,7 +181,7 @@ def _check_positive(name: str, v: Any) -> float:
 def build_report(device: str, clock_mhz: float, layers: list[LayerCost],
                  unsupported: list[dict[str, str]], model: str = "",
                  settings: Mapping[str, Any] | None = None,
-                 fps_io_cap: float | None = None) -> CostReport:
+                 fps_io_cap: float | None = None, **extra: Any) -> CostReport:
     """Totals, slowest stage, fps and critical path from per-layer costs (reference section 2);
     ``fps = min(f_clk / max_i c_i, fps_io_cap)`` (section 10.1)."""
     cycles = max((l.cycles for l in layers), default=0)
@@ -171,7 +195,7 @@ def build_report(device: str, clock_mhz: float, layers: list[LayerCost],
                       cycles_per_frame=cycles, fps=fps, bottleneck=bottleneck,
                       layers=tuple(layers), unsupported=tuple(unsupported),
                       critical_path_cycles=crit, model=model, settings=dict(settings or {}),
-                      fps_compute=fps_compute, fps_io_cap=fps_io_cap)
+                      fps_compute=fps_compute, fps_io_cap=fps_io_cap, **extra)
 
 
 # ------------------------------------------------------------------------------ role + registry
@@ -237,7 +261,8 @@ class FinnCostModel(CostModel):
     def __init__(self, device: Device | str = "pynq-z1", clock_mhz: float | None = None,
                  lut_variant: str = DEFAULT_LUT_VARIANT, weight_mem: str = "block", swg_impl: str = "rtl",
                  res_type: str = "lut", fifo_depth: int = DEFAULT_FIFO_DEPTH,
-                 io_profile: str | None = None, interconnect: bool = True) -> None:
+                 io_profile: str | None = None, interconnect: bool = True,
+                 beyond_finn: bool = True) -> None:
         self.device = get_device(device)
         clk = self.device.clock_mhz if clock_mhz is None else clock_mhz
         self.clock_mhz = _check_positive("clock_mhz", clk)
@@ -260,9 +285,11 @@ class FinnCostModel(CostModel):
             raise InputError("fifo_depth", f"got {fifo_depth!r}",
                              ["an integer >= 0 (0: no FIFO allowance)"])
         self.fifo_depth = fifo_depth
-        if not isinstance(interconnect, bool):
-            raise InputError("interconnect", f"got {interconnect!r}", [True, False])
+        for key, value in (("interconnect", interconnect), ("beyond_finn", beyond_finn)):
+            if not isinstance(value, bool):
+                raise InputError(key, f"got {value!r}", [True, False])
         self.interconnect = interconnect
+        self.beyond_finn = beyond_finn
         self.io: IOProfile = get_profile(io_profile, self.device)
 
     @classmethod
@@ -271,6 +298,7 @@ class FinnCostModel(CostModel):
         width converters, which FINN inserts later) and no I/O cap.  For comparisons with FINN
         and with published FINN estimates."""
         kw.setdefault("interconnect", False)
+        kw.setdefault("beyond_finn", False)
         kw.setdefault("io_profile", "none")
         return cls(*args, **kw)
 
@@ -280,13 +308,14 @@ class FinnCostModel(CostModel):
         return {"lut_variant": self.lut_variant, "weight_mem": self.weight_mem,
                 "swg_impl": self.swg_impl, "res_type": self.res_type,
                 "interconnect": self.interconnect, "fifo_depth": self.fifo_depth,
+                "beyond_finn": self.beyond_finn,
                 "io_profile": self.io.name}
 
     @property
     def lowering_settings(self) -> Settings:
         """What the lowering's nodes depend on."""
         return Settings(self.lut_variant, self.weight_mem, self.swg_impl, self.res_type,
-                        self.fifo_depth, self.interconnect)
+                        self.fifo_depth, self.interconnect, self.beyond_finn)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, FinnCostModel) and self.device == other.device
@@ -354,18 +383,49 @@ class FinnCostModel(CostModel):
         low = self.lower(spec)
         for u in low.unsupported:
             log.warning("layer %s not priced: %s", u["name"], u["reason"])
-        layers = self.layer_costs(spec, low)
+        costs = [self.node_cost(n) for n in low.nodes]
+        demand = sum(c.bram18 for c, n in zip(costs, low.nodes) if n.priced)
+        spilled: list[dict[str, Any]] = []
+        if self.beyond_finn and demand > self.device.bram18:
+            costs, spilled = self._spill(low, costs, demand)
+        layers = self.layer_costs(spec, low, costs)
         cap = self.io_cap(spec) if layers else None
+        dev = self.device
         return build_report(self.device.name, self.clock_mhz, layers,
                             [dict(u) for u in low.unsupported], model=self.name,
-                            settings=self.settings, fps_io_cap=cap)
+                            settings=self.settings, fps_io_cap=cap,
+                            capacity={"lut": dev.lut, "bram18": dev.bram18, "dsp": dev.dsp,
+                                      "uram": dev.uram},
+                            bram18_demand=demand, spilled=tuple(spilled))
 
-    def layer_costs(self, spec: NetworkSpec, low: Lowering) -> list[LayerCost]:
-        """The priced nodes of ``low`` grouped by the layer they count in, in spec order."""
+    def _spill(self, low: Lowering, costs: list[StageCost], demand: int
+               ) -> tuple[list[StageCost], list[dict[str, Any]]]:
+        """Weight memories to LUTRAM until the block RAM fits
+        (:func:`hw_models.memory.spill_weights`)."""
+        movable = [i for i, (n, c) in enumerate(zip(low.nodes, costs))
+                   if n.priced and n.finn_op in ("MVAU", "VVAU") and c.bram18 > 0]
+        b = np.array([[costs[i].bram18 for i in movable]], dtype=np.int64)
+        lut = np.array([[weight_lutram_luts(low.nodes[i].op) for i in movable]],
+                       dtype=np.int64)
+        moved = spill_weights(demand, self.device.bram18, b, lut).moved[0]
+        out, spilled = list(costs), []
+        for i, go, bb, ll in zip(movable, moved, b[0], lut[0]):
+            if go:
+                out[i] = dataclasses.replace(costs[i], lut=costs[i].lut + int(ll), bram18=0)
+                spilled.append({"layer": low.nodes[i].owner, "node": low.nodes[i].name,
+                                "bram18": int(bb), "lut": int(ll)})
+        return out, spilled
+
+    def layer_costs(self, spec: NetworkSpec, low: Lowering,
+                    costs: list[StageCost] | None = None) -> list[LayerCost]:
+        """The priced nodes of ``low`` (costs: ``costs``, one per node, or each node's own)
+        grouped by the layer they count in, in spec order."""
+        if costs is None:
+            costs = [self.node_cost(n) for n in low.nodes]
         by_owner: dict[str, list[StageCost]] = {}
-        for node in low.nodes:
+        for node, cost in zip(low.nodes, costs):
             if node.priced:
-                by_owner.setdefault(node.owner, []).append(self.node_cost(node))
+                by_owner.setdefault(node.owner, []).append(cost)
         pool_pe = {n.layer: n.attrs["PE"] for n in low.nodes if n.finn_op == "Pool"}
         out = []
         for layer in spec.layers:
@@ -408,6 +468,12 @@ def input_frame_bits(spec: NetworkSpec) -> int:
     """Bits of one input frame, as the input quantizer streams it."""
     inp = spec.input
     return inp.channels * inp.height * inp.width * inp.bits
+
+
+def weight_lutram_luts(op: Any) -> Any:
+    """LUTs an MVAU's or VVAU's weight memory takes as LUTRAM (FINN's LUTRAM term,
+    ``width * ceil(depth / 64)``), the cost of spilling it out of block RAM."""
+    return lutram_luts(op.wmem, op.weight_width)
 
 
 @lru_cache(maxsize=1 << 17)

@@ -233,6 +233,9 @@ class MVAU(FinnOp):
     lut_variant: str = DEFAULT_LUT_VARIANT
     weight_mem: str = "block"
     res_type: str = "lut"
+    #: the accumulator width when known (FINN narrows it from the trained weights before its
+    #: estimate, ``step_minimize_bit_width``); ``None``: the data-type bound
+    acc_width: float | None = None
 
     def __post_init__(self) -> None:
         if not (_divides(self.simd, self.mw) and _divides(self.pe, self.mh)):
@@ -263,9 +266,10 @@ class MVAU(FinnOp):
         return (self.mh // self.pe) * (self.mw // self.simd) * self.n_vectors
 
     def acc_bits(self) -> Any:
-        """Accumulator width the LUT model uses (:func:`_acc_bits`)."""
-        return _acc_bits(self.mw, self.weight_bits, self.in_bits, self.in_signed,
-                         self.lut_variant)
+        """Accumulator width the LUT model uses (:func:`_acc_bits`, or the known one)."""
+        bound = _acc_bits(self.mw, self.weight_bits, self.in_bits, self.in_signed,
+                          self.lut_variant)
+        return bound if self.acc_width is None else minimum(float(self.acc_width), bound)
 
     def _weights_in_lutram(self) -> Any:
         if self.weight_mem == "distributed":
@@ -513,7 +517,9 @@ class VVAU(FinnOp):
     LUT model is the MVAU's with ``MW = K*K`` and the threshold terms always counted for an
     activation layer (``hls/vectorvectoractivation_hls.py``); the accumulator is the data-type
     bound (``finn2026``) or ``W + A + ceil(log2 K^2)`` (``finn2022``).  Weights: FINN's divisors
-    4/8/16/32 aspect table, 0 RAMB18 when ``WMEM <= 128`` (they go to LUTRAM).
+    4/8/16/32 aspect table, 0 RAMB18 when ``WMEM <= 128``: they go to LUTRAM, whose LUTs FINN's
+    estimate leaves out (it counts them only for ``ram_style = distributed``);
+    ``lutram_weights`` counts them (``PE*SIMD*W * ceil(WMEM/64)``, FINN's own LUTRAM term).
     """
 
     op_type: ClassVar[str] = "VVAU"
@@ -530,6 +536,8 @@ class VVAU(FinnOp):
     in_signed: Any = False
     lut_variant: str = DEFAULT_LUT_VARIANT
     res_type: str = "lut"
+    acc_width: float | None = None  # as the MVAU's
+    lutram_weights: bool = False
 
     def __post_init__(self) -> None:
         k2 = self.kernel * self.kernel
@@ -556,14 +564,17 @@ class VVAU(FinnOp):
         return self.wmem * self.out_h * self.out_w
 
     def acc_bits(self) -> Any:
-        return _acc_bits(self.kernel * self.kernel, self.weight_bits, self.in_bits,
-                         self.in_signed, self.lut_variant)
+        bound = _acc_bits(self.kernel * self.kernel, self.weight_bits, self.in_bits,
+                          self.in_signed, self.lut_variant)
+        return bound if self.acc_width is None else minimum(float(self.acc_width), bound)
 
     def lut(self) -> Any:
         mac = _mac_luts(self.pe, self.simd, self.weight_bits, self.in_bits, self.acc_bits(),
                         _bits_or_zero(self.out_bits), self.tmem, self.lut_variant,
                         self.res_type, thr_ceil=False, thresholds=True)
-        wmem_luts = where(self.wmem <= 128, self.weight_width * cdiv(self.wmem, 64), 0)
+        wmem_luts = 0
+        if self.lutram_weights:
+            wmem_luts = where(self.wmem <= 128, self.weight_width * cdiv(self.wmem, 64), 0)
         return trunc(300 + mac + wmem_luts)
 
     def bram18(self) -> Any:

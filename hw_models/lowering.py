@@ -87,6 +87,9 @@ class Settings:
     res_type: str = "lut"
     fifo_depth: int = DEFAULT_FIFO_DEPTH
     interconnect: bool = True
+    #: price what FINN's estimate leaves out and real builds contain (LUTRAM weights);
+    #: ``False``: FINN's own estimate, node by node
+    beyond_finn: bool = True
 
     def __post_init__(self) -> None:
         for key, accepted in (("lut_variant", LUT_VARIANTS), ("weight_mem", WEIGHT_MEMORIES),
@@ -256,10 +259,25 @@ def input_parallelism(layer: LayerSpec, x: Choice) -> Any:
     return x.simd
 
 
+def finn_types(weight_bits: Any, in_bits: Any) -> tuple[Any, Any]:
+    """``(weight bits, input signed)`` of the matrix engine FINN builds (``bench/FINN_PARITY.md``,
+    finn-plus 1.6.1's data types after streamlining):
+
+    * 1-bit weights on 1-bit (bipolar) inputs: XNOR-popcount (``binaryXnorMode``), the inputs
+      recast to unsigned ``BINARY``;
+    * 1-bit (bipolar) weights on wider inputs: FINN has no binary x integer engine and stores
+      the weights as ``INT2`` - twice the weight memory and MAC width;
+    * otherwise the bits as given; 1-bit inputs are bipolar, hence signed.
+    """
+    xnor = (weight_bits == 1) & (in_bits == 1)
+    w = where((weight_bits == 1) & (in_bits > 1), 2, weight_bits)
+    return w, (in_bits == 1) & ~xnor if is_array(xnor) else (in_bits == 1 and not xnor)
+
+
 def _mvau(layer: LayerSpec, x: Choice, a: Any, s: Settings) -> MVAU:
-    # FINN treats 1-bit activations as bipolar {-1, +1} (signed); wider ones as unsigned
-    return MVAU(layer.mw, layer.mh, x.pe, x.simd, x.weight_bits, a, x.act_bits,
-                n_vectors=layer.n_vectors, in_signed=a == 1, lut_variant=s.lut_variant,
+    w, signed = finn_types(x.weight_bits, a)
+    return MVAU(layer.mw, layer.mh, x.pe, x.simd, w, a, x.act_bits,
+                n_vectors=layer.n_vectors, in_signed=signed, lut_variant=s.lut_variant,
                 weight_mem=s.weight_mem, res_type=s.res_type)
 
 
@@ -317,8 +335,10 @@ def _lower_dwconv(l: LayerSpec, x: Choice, stream: Stream, s: Settings) -> Layer
                                                 s.swg_impl, depthwise=True,
                                                 parallel_window=par),
                       n, n, "ConvolutionInputGenerator", "rtl", _swg_attrs(x.pe, par)))
-    vvau = VVAU(l.in_channels, l.kernel, l.out_h, l.out_w, x.pe, x.simd, x.weight_bits, a,
-                x.act_bits, in_signed=a == 1, lut_variant=s.lut_variant, res_type=s.res_type)
+    w, signed = finn_types(x.weight_bits, a)
+    vvau = VVAU(l.in_channels, l.kernel, l.out_h, l.out_w, x.pe, x.simd, w, a,
+                x.act_bits, in_signed=signed, lut_variant=s.lut_variant, res_type=s.res_type,
+                lutram_weights=s.beyond_finn)
     nodes.append(Node(vvau, n, n, "VVAU", "hls",
                       {"PE": x.pe, "SIMD": x.simd, "resType": s.res_type}))
     out = Stream(x.pe, _acc_out_bits(vvau, x.act_bits), l.in_channels * l.out_h * l.out_w)

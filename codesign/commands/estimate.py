@@ -7,6 +7,8 @@ Reads the documented network JSON or a QONNX model (``.onnx``, read with
 "without pe/simd"), chooses the cheapest legal folding that meets
 ``--target-fps`` for layers without ``pe``/``simd`` (PE = SIMD = 1 without a target), and prints
 per-layer and total cycles, LUT, BRAM18, DSP and the frame rate (``--json``: the cost report).
+A design over the device's capacity (after weights spill to LUTRAM when block RAM runs out) is
+reported as not fitting and the command exits 1.
 """
 from __future__ import annotations
 
@@ -48,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="depth of the FIFO allowance at every layer boundary (default "
                         f"{DEFAULT_FIFO_DEPTH}; 0: none). FINN sizes FIFOs after its estimate")
     p.add_argument("--no-interconnect", action="store_true",
-                   help="leave out FIFOs and data-width converters: the dataflow nodes only, "
-                        "what FINN's own estimate reports")
+                   help="FINN's own estimate: the dataflow nodes only, as FINN estimates them "
+                        "(no FIFOs or data-width converters, and none of what FINN's estimate "
+                        "leaves out: LUTRAM weights, weight spill when block RAM runs out)")
     p.add_argument("--io-profile", default=None,
                    help="host/DMA path capping frames/s: finn-pynq | bnn-pynq | none (default: "
                         "finn-pynq on Zynq boards, none otherwise; hw_models/io_cap.py)")
@@ -81,12 +84,13 @@ def run(args: argparse.Namespace) -> int:
         _print_json(report.to_dict(), spec, args)
     else:
         print(format_report(report, spec, model, args.target_fps))
-    return 0 if report.valid else 1
+    return 0 if report.valid and report.fits_device is not False else 1
 
 
 def model_options(args: argparse.Namespace) -> dict:
     """The interconnect and I/O settings of ``FinnCostModel`` from the command line."""
     return {"fifo_depth": args.fifo_depth, "interconnect": not args.no_interconnect,
+            "beyond_finn": not args.no_interconnect,
             "io_profile": args.io_profile, "weight_mem": args.weight_mem}
 
 
@@ -161,6 +165,17 @@ def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
                  + (f"FIFO allowance of depth {model.fifo_depth} and width converters included; "
                     if model.interconnect else "dataflow nodes only, as FINN's estimate; ")
                  + "the shell/DMA is not)")
+    if report.spilled:
+        moved = sum(x["bram18"] for x in report.spilled)
+        lines.append(f"block RAM: the design asks for {report.bram18_demand:,} RAMB18 of the "
+                     f"{dev.bram18:,}; {len(report.spilled)} weight memories ({moved:,} RAMB18) "
+                     f"spill to LUTRAM for {sum(x['lut'] for x in report.spilled):,} LUTs "
+                     f"(layers {', '.join(x['layer'] for x in report.spilled)}), as Vivado "
+                     "places them when block RAM runs out")
+    if report.fits_device is False:
+        lines.append(f"DOES NOT FIT {dev.name}: " + ", ".join(
+            f"{k.upper()} {getattr(report, k):,} > {report.capacity[k]:,}"
+            for k in report.over_capacity))
     for u in report.unsupported:
         lines.append(f"NOT PRICED: layer {u['name']}: {u['reason']} (the estimate is invalid)")
     return "\n".join(lines)

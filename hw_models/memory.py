@@ -1,0 +1,59 @@
+"""Where the weights go when block RAM runs out: the spill to LUTRAM (beyond FINN's estimate).
+
+FINN's estimate counts every weight memory of ``ram_style = "auto"`` as block RAM, however
+many the part has; a real build cannot.  Vivado maps the memories that do not fit to
+distributed RAM (LUTRAM) instead.  Public evidence: BNN-PYNQ's CNV with 2-bit weights and
+activations on a PYNQ-Z1 (``Xilinx/BNN-PYNQ``, ``bnn/src/network/cnvW2A2``, Vivado 2018.2
+utilization) uses 100 % of the XC7Z020's 140 RAMB36 tiles and about 7,000 LUTs as memory
+(issue 11), where the same network's memories exceed the device's block RAM.
+
+Model (``FinnCostModel`` with ``beyond_finn``): when the design's RAMB18 demand exceeds the
+device, weight memories move to LUTRAM one at a time, the one costing the fewest LUTs per RAMB18
+freed first (a ``depth x width`` memory costs ``width * ceil(depth / 64)`` LUTs as LUTRAM,
+FINN's own LUTRAM term), until the rest fits.  What cannot move (line buffers, FIFOs,
+thresholds) stays; if the design still does not fit, it is reported as not fitting
+(``CostReport.fits_device``), never as a silent overflow.  The same function prices one design
+or an array of designs (the vectorized pricer calls it on ``(n, layers)`` arrays).  Torch-free.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Spill:
+    """Per design: the LUTs added, the RAMB18 freed, and which memories moved (``(n, m)``)."""
+
+    lut: np.ndarray
+    bram18: np.ndarray
+    moved: np.ndarray
+
+
+def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: Any) -> Spill:
+    """Move weight memories to LUTRAM until ``total_bram18 - freed <= capacity``.
+
+    ``total_bram18``: ``(n,)`` the design's RAMB18 demand; ``mem_bram18`` / ``mem_lut``:
+    ``(n, m)`` each movable memory's RAMB18 and its LUTs as LUTRAM (0 RAMB18: not movable).
+    Memories move in order of LUTs per RAMB18 freed (ties: the earlier layer first), each while
+    the demand still exceeds the capacity, so the last one moved may leave some slack.
+    """
+    total = np.atleast_1d(np.asarray(total_bram18, dtype=np.int64))
+    b = np.atleast_2d(np.asarray(mem_bram18, dtype=np.int64))
+    lut = np.atleast_2d(np.asarray(mem_lut, dtype=np.int64))
+    n, m = b.shape
+    need = total - capacity
+    if m == 0 or not (need > 0).any():
+        zero = np.zeros(n, dtype=np.int64)
+        return Spill(zero, zero, np.zeros((n, m), dtype=bool))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(b > 0, lut / np.maximum(b, 1), np.inf)
+    order = np.argsort(ratio, axis=1, kind="stable")
+    b_sorted = np.take_along_axis(b, order, axis=1)
+    freed_before = np.cumsum(b_sorted, axis=1) - b_sorted
+    move_sorted = (b_sorted > 0) & (freed_before < need[:, None])
+    moved = np.zeros((n, m), dtype=bool)
+    np.put_along_axis(moved, order, move_sorted, axis=1)
+    return Spill((lut * moved).sum(axis=1), (b * moved).sum(axis=1), moved)

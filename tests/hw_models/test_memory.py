@@ -1,0 +1,90 @@
+"""Block RAM over the device: weights spill to LUTRAM, and a design that still does not fit is
+reported as such (issue 11, item 3)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hw_models.batch_pricing import BatchPricer
+from hw_models.cost import FinnCostModel
+from hw_models.memory import spill_weights
+from hw_models.network import NetworkSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cnv(w: int, a: int) -> NetworkSpec:
+    sys.path.insert(0, str(REPO / "bench"))
+    import finn_parity
+
+    return NetworkSpec.from_dict(finn_parity._cnv("cnv", w, a))
+
+
+def test_spill_moves_cheapest_lut_per_bram_first_until_it_fits():
+    # demand 100 over a capacity of 60: memories of 30 RAMB18 at 10 LUT/RAMB18 and 20 at 5
+    # LUT/RAMB18 move (in that order: 5 first), the 1-LUT/RAMB18 one too; the 50-RAMB18 one
+    # at 100 LUT/RAMB18 stays
+    sp = spill_weights([100, 50], 60, [[30, 20, 50, 5], [30, 20, 50, 5]],
+                       [[300, 100, 5000, 5], [300, 100, 5000, 5]])
+    assert sp.moved[0].tolist() == [True, True, False, True]
+    assert sp.bram18.tolist() == [55, 0] and sp.lut.tolist() == [405, 0]
+    assert not sp.moved[1].any()  # already fits: nothing moves
+
+
+def test_model_spills_and_reports_what_moved():
+    spec = _cnv(4, 4)
+    model = FinnCostModel("pynq-z1")
+    rep = model.estimate(spec)
+    assert rep.bram18_demand > 280 >= rep.bram18
+    plain = FinnCostModel("pynq-z1", beyond_finn=False).estimate(spec)
+    assert rep.spilled and rep.lut == plain.lut + sum(x["lut"] for x in rep.spilled)
+    assert rep.bram18 == plain.bram18 - sum(x["bram18"] for x in rep.spilled)
+    d = rep.to_dict()
+    assert d["memory"]["bram18_demand"] == rep.bram18_demand
+    assert {x["layer"] for x in d["memory"]["spilled_to_lutram"]} <= {l.name for l in spec.layers}
+    # FINN's own estimate has no spill: its RAMB18 exceed the device, and it says so
+    view = FinnCostModel.finn_view("pynq-z1").estimate(spec)
+    assert view.bram18 == view.bram18_demand > 280 and not view.spilled
+    assert view.fits_device is False and "bram18" in view.over_capacity
+
+
+def test_design_beyond_the_device_is_not_reported_as_fitting():
+    spec = _cnv(4, 4)
+    rep = FinnCostModel("pynq-z1").estimate(spec)
+    assert rep.fits_device is False and rep.over_capacity == ["lut"]
+    big = FinnCostModel("zcu104").estimate(_cnv(1, 1))
+    assert big.fits_device is True and big.over_capacity == [] and not big.spilled
+
+
+def test_batch_pricer_spills_like_the_scalar_model():
+    model = FinnCostModel("pynq-z1")
+    spec = _cnv(2, 2)
+    pricer = BatchPricer(model, spec)
+    cand = pricer.random_candidates(np.random.default_rng(11), 200, bits=(1, 2, 4, 8))
+    out = pricer.price(**cand, per_layer=True)
+    assert (out["bram18_demand"] > 280).any() and (out["bram18"] <= 280).any()
+    for i in range(0, 200, 7):
+        rep = model.estimate(pricer.spec_of(*(cand[k][i] for k in
+                                              ("weight_bits", "act_bits", "pe", "simd"))))
+        assert (int(out["lut"][i]), int(out["bram18"][i])) == (rep.lut, rep.bram18)
+        assert int(out["bram18_demand"][i]) == rep.bram18_demand
+        assert bool(out["fits_device"][i]) == rep.fits_device
+        assert [int(v) for v in out["layer_lut"][i]] == [l.lut for l in rep.layers]
+
+
+def test_estimate_cli_says_it_does_not_fit_and_exits_1(tmp_path):
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(_cnv(4, 4).to_dict()))
+    r = subprocess.run([sys.executable, "-m", "codesign", "estimate", str(path), "--device",
+                        "pynq-z1"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 1, r.stderr
+    assert "DOES NOT FIT pynq-z1: LUT" in r.stdout and "spill to LUTRAM" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "codesign", "estimate", str(path), "--device",
+                        "pynq-z1", "--json"], capture_output=True, text=True, cwd=REPO)
+    d = json.loads(r.stdout)
+    assert r.returncode == 1 and d["fits_device"] is False and d["over_capacity"] == ["lut"]
