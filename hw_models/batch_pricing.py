@@ -45,6 +45,7 @@ from hw_models.cost import FinnCostModel, weight_lutram_luts
 from hw_models.finn_ops import LUT_VARIANTS, RES_TYPES, SWG_IMPLS, WEIGHT_MEMORIES
 from hw_models.io_cap import frame_bytes
 from hw_models.memory import spill_weights
+from hw_models.shell import shell_for
 from hw_models.lowering import (LOWERED_OPS, Choice, Node, Stream, lower_layer, lower_links,
                                 threshold_node, unsupported_reason)
 from hw_models.network import MAX_BITS, LayerSpec, NetworkSpec
@@ -411,8 +412,10 @@ class BatchPricer:
             if per is not None:
                 per["lut"][k], per["bram18"][k], per["dsp"][k] = lu, br, ds
         demand = totals[1].copy()
-        if s.beyond_finn and (demand > self.model.device.bram18).any():
-            sp = spill_weights(demand, self.model.device.bram18, mem_b, mem_l)
+        shell = shell_for(self.model.device) if s.beyond_finn else None
+        room = self.model.device.bram18 - (shell.bram18 if shell is not None else 0)
+        if s.beyond_finn and (demand > room).any():
+            sp = spill_weights(demand, room, mem_b, mem_l)
             totals[0] += sp.lut
             totals[1] -= sp.bram18
             if per is not None:
@@ -428,8 +431,9 @@ class BatchPricer:
         if self.model.io.t_host_us is not None:
             fps = np.minimum(fps_compute, self._caps(stream_bits, prev_elems))
         dev = self.model.device
-        fits = ((totals[0] <= dev.lut) & (totals[1] <= dev.bram18) & (totals[2] <= dev.dsp)
-                & (totals[3] <= dev.uram))
+        sh = (0, 0, 0) if shell is None else (shell.lut, shell.bram18, shell.dsp)
+        fits = ((totals[0] + sh[0] <= dev.lut) & (totals[1] + sh[1] <= dev.bram18)
+                & (totals[2] + sh[2] <= dev.dsp) & (totals[3] <= dev.uram))
         out = {"lut": totals[0], "bram18": totals[1], "dsp": totals[2], "uram": totals[3],
                "cycles_per_frame": cycles, "fps": fps, "bottleneck": bottleneck,
                "critical_path_cycles": crit, "fps_compute": fps_compute,

@@ -25,8 +25,8 @@ linear correction on whole designs::
   LOO cases, floored at ``min_rel_band`` (default 0.20, reference section 10: "at least
   +/-20 %").  A calibrated estimate reports ``[pred * (1 - q), pred * (1 + q)]``.
 
-The packaged fit (``calibration_data/finn_calibration_v2.json``) is made from the rows in
-``calibration_data/published_rows_v1.json``, extracted from the published-build table by
+The packaged fit (``calibration_data/finn_calibration_v3.json``) is made from the rows in
+``calibration_data/published_rows_v2.json``, extracted from the published-build table by
 :func:`extract_published_rows`; ``codesign calibrate`` refits from those or from user rows.
 
 User rows (``codesign calibrate --data``):
@@ -61,12 +61,16 @@ log = logging.getLogger(__name__)
 
 SCHEMA = 1
 DATA_DIR = Path(__file__).resolve().parent / "calibration_data"
-DEFAULT_MODEL_PATH = DATA_DIR / "finn_calibration_v2.json"
-DEFAULT_ROWS_PATH = DATA_DIR / "published_rows_v1.json"
+DEFAULT_MODEL_PATH = DATA_DIR / "finn_calibration_v3.json"
+DEFAULT_ROWS_PATH = DATA_DIR / "published_rows_v2.json"
+DEFAULT_VERSION = "v3"
 #: stage op types counted as "MVAU" LUT (everything else is "other")
 MVAU_OPS = frozenset({"MVAU", "VVAU"})
-ROW_FIELDS = ("name", "device", "clock_mhz", "network", "lut", "bram18")
-CSV_FIELDS = ("name", "device", "clock_mhz", "network_path", "lut", "bram18")
+ROW_FIELDS = ("name", "device", "clock_mhz", "network", "lut", "bram18", "source")
+CSV_FIELDS = ("name", "device", "clock_mhz", "network_path", "lut", "bram18", "source")
+#: how far (as a factor) a design's estimate may lie outside the LUT range of the fitting rows
+#: before its band is widened
+RANGE_FACTOR = 2.0
 LUT_TERMS = ("a_mvau", "a_other", "c_lut")
 BRAM_TERMS = ("b_scale", "c_bram18")
 
@@ -83,13 +87,29 @@ class CalibrationRow:
     lut: float
     bram18: float
     note: str = ""
+    source: Any = None
+
+    @property
+    def family(self) -> str:
+        return network_family(self.network)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "device": self.device, "clock_mhz": self.clock_mhz,
-             "network": self.network.to_dict(), "lut": self.lut, "bram18": self.bram18}
+             "network": self.network.to_dict(), "lut": self.lut, "bram18": self.bram18,
+             "source": self.source}
         if self.note:
             d["note"] = self.note
         return d
+
+
+def network_family(spec: NetworkSpec) -> str:
+    """The family a design belongs to for held-out validation: ``mlp`` or ``cnn`` (any conv),
+    ``1bit`` or ``multibit`` (the weights of the layers between the first and the last)."""
+    kind = "cnn" if any(l.op in ("conv", "dwconv") for l in spec.layers) else "mlp"
+    comp = spec.compute_layers
+    inner = comp[1:-1] or comp
+    bits = "1bit" if all((l.weight_bits or 0) <= 1 for l in inner) else "multibit"
+    return f"{kind}-{bits}"
 
 
 def _number(raw: Any, where: str, allow_zero: bool = True) -> float:
@@ -112,6 +132,13 @@ def row_from_dict(raw: Any, i: int) -> CalibrationRow:
     name = str(raw["name"])
     clock = raw["clock_mhz"]
     clock = None if clock in (None, "") else _number(clock, f"rows[{i}].clock_mhz", allow_zero=False)
+    source = raw["source"]
+    if not ((isinstance(source, str) and source.strip())
+            or (isinstance(source, Mapping) and any(source.get(k) for k in ("repo", "url",
+                                                                            "doi", "paper")))):
+        raise InputError(f"rows[{i}].source", f"got {source!r}: every row must say where its "
+                         "numbers were published", ["a citation string",
+                                                    "an object with repo/url/doi/paper"])
     net = raw["network"]
     if not isinstance(net, Mapping):
         raise InputError(f"rows[{i}].network", "must be a network object (README, 'Network format')")
@@ -124,7 +151,8 @@ def row_from_dict(raw: Any, i: int) -> CalibrationRow:
     FinnCostModel(str(raw["device"]), clock_mhz=clock)
     return CalibrationRow(name, str(raw["device"]).strip().lower(), clock, spec,
                           _number(raw["lut"], f"rows[{i}].lut", allow_zero=False),
-                          _number(raw["bram18"], f"rows[{i}].bram18"), str(raw.get("note", "")))
+                          _number(raw["bram18"], f"rows[{i}].bram18"), str(raw.get("note", "")),
+                          source)
 
 
 def load_rows(path: str | Path) -> list[CalibrationRow]:
@@ -166,7 +194,8 @@ def _read_csv(path: Path) -> list[CalibrationRow]:
                     raise InputError(f"rows[{i}].{key}", "missing", list(CSV_FIELDS))
             net = read_json_file(path.parent / rec["network_path"], f"rows[{i}].network_path")
             raw = {"name": rec["name"], "device": rec["device"], "clock_mhz": rec.get("clock_mhz"),
-                   "network": net, "lut": rec["lut"], "bram18": rec["bram18"]}
+                   "network": net, "lut": rec["lut"], "bram18": rec["bram18"],
+                   "source": rec["source"]}
             rows.append(row_from_dict(raw, i))
         return rows
 
@@ -292,8 +321,10 @@ def nnls_fit(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.nd
     return best
 
 
-def _fit_target(F: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> tuple[dict[str, float], list[str]]:
-    """Fit ``y ~ F @ scales + offset`` (scales and offset >= 0, weights 1/y).
+def _fit_target(F: np.ndarray, y: np.ndarray, terms: Sequence[str], offset: bool = True
+                ) -> tuple[dict[str, float], list[str]]:
+    """Fit ``y ~ F @ scales + offset`` (scales and offset >= 0, weights 1/y; ``offset=False``:
+    the offset is 0).
 
     Columns of F that are zero on every row are fixed at 1.0 and reported as not identified."""
     F = np.asarray(F, dtype=float)
@@ -301,13 +332,14 @@ def _fit_target(F: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> tuple[dic
     ident = [j for j in range(F.shape[1]) if np.any(F[:, j] != 0)]
     fixed = [j for j in range(F.shape[1]) if j not in ident]
     y_adj = y - F[:, fixed].sum(axis=1) if fixed else y
-    X = np.column_stack([F[:, ident], np.ones(len(y))])
+    cols = [F[:, ident]] + ([np.ones(len(y))] if offset else [])
+    X = np.column_stack(cols)
     w = 1.0 / np.maximum(y, 1.0)
     b = nnls_fit(X, y_adj, w)
     coef = {t: 1.0 for t in terms}
     for k, j in enumerate(ident):
         coef[terms[j]] = float(b[k])
-    coef[terms[-1]] = float(b[-1])
+    coef[terms[-1]] = float(b[-1]) if offset else 0.0
     return coef, [terms[j] for j in fixed]
 
 
@@ -326,21 +358,51 @@ def band_halfwidth(rel_to_pred: Iterable[float], coverage: float, floor: float) 
     return float(max(a[idx], floor))
 
 
-def loo(F: np.ndarray, y: np.ndarray, terms: Sequence[str]) -> np.ndarray:
+def loo(F: np.ndarray, y: np.ndarray, terms: Sequence[str], offset: bool = True) -> np.ndarray:
     """Leave-one-out predictions: row i predicted by the fit on all other rows."""
     F = np.asarray(F, dtype=float)
     y = np.asarray(y, dtype=float)
     out = np.empty(len(y))
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        coef, _ = _fit_target(F[keep], y[keep], terms)
+        coef, _ = _fit_target(F[keep], y[keep], terms, offset)
         out[i] = _predict(coef, F[i:i + 1], terms)[0]
     return out
 
 
+def family_loo(F: np.ndarray, y: np.ndarray, terms: Sequence[str], families: Sequence[str],
+               offset: bool = True) -> np.ndarray:
+    """Leave-one-family-out predictions: every row of a family is predicted by the fit on the
+    rows of the *other* families (NaN when no other family has a row)."""
+    F = np.asarray(F, dtype=float)
+    y = np.asarray(y, dtype=float)
+    fam = np.asarray(families)
+    out = np.full(len(y), np.nan)
+    for f in sorted(set(families)):
+        held = fam == f
+        if held.all():
+            continue
+        coef, _ = _fit_target(F[~held], y[~held], terms, offset)
+        out[held] = _predict(coef, F[held], terms)
+    return out
+
+
+def _choose_offset(F: np.ndarray, y: np.ndarray, terms: Sequence[str],
+                   families: Sequence[str]) -> bool:
+    """Whether a constant offset lowers the leave-one-family-out MAPE (ties: no offset)."""
+    if len(set(families)) < 2:
+        return True
+    err = {}
+    for offset in (False, True):
+        pred = family_loo(F, y, terms, families, offset)
+        ok = ~np.isnan(pred)
+        err[offset] = float(np.mean(np.abs(pred[ok] - y[ok]) / np.maximum(y[ok], 1.0)))
+    return err[True] < err[False]
+
+
 def fit_calibration(rows: Sequence[CalibrationRow], settings: Mapping[str, str] | None = None,
                     coverage: float = 0.8, min_rel_band: float = 0.20,
-                    version: str = "v2") -> dict[str, Any]:
+                    version: str = DEFAULT_VERSION) -> dict[str, Any]:
     """Fit the LUT and BRAM18 corrections on ``rows``; returns the versioned model JSON object."""
     if len(rows) < 3:
         raise InputError("rows", f"need at least 3 rows to fit and leave one out, got {len(rows)}")
@@ -355,44 +417,75 @@ def fit_calibration(rows: Sequence[CalibrationRow], settings: Mapping[str, str] 
     y_lut = np.array([r.lut for r in rows])
     y_bram = np.array([r.bram18 for r in rows])
 
-    coef_lut, fixed_lut = _fit_target(F_lut, y_lut, LUT_TERMS)
-    coef_bram, fixed_bram = _fit_target(F_bram, y_bram, BRAM_TERMS)
+    families = [r.family for r in rows]
+    # the structure (with or without a constant offset) is chosen per target by the
+    # leave-one-family-out error: the one that carries over to unseen kinds of design
+    offsets = {key: _choose_offset(F, y, terms, families)
+               for key, F, y, terms in (("lut", F_lut, y_lut, LUT_TERMS),
+                                        ("bram18", F_bram, y_bram, BRAM_TERMS))}
+    coef_lut, fixed_lut = _fit_target(F_lut, y_lut, LUT_TERMS, offsets["lut"])
+    coef_bram, fixed_bram = _fit_target(F_bram, y_bram, BRAM_TERMS, offsets["bram18"])
     loo_stats: dict[str, Any] = {"n": len(rows), "coverage_target": coverage,
-                                 "min_rel_band": min_rel_band}
+                                 "min_rel_band": min_rel_band,
+                                 "families": {f: families.count(f) for f in sorted(set(families))}}
     per_row: list[dict[str, Any]] = []
     for key, F, y, terms, coef, raw in (
             ("lut", F_lut, y_lut, LUT_TERMS, coef_lut, [f["lut"] for f in feats]),
             ("bram18", F_bram, y_bram, BRAM_TERMS, coef_bram, [f["bram18"] for f in feats])):
-        pred = loo(F, y, terms)
+        pred = loo(F, y, terms, offsets[key])
+        fam_pred = family_loo(F, y, terms, families, offsets[key])
         fitted = _predict(coef, F, terms)
         raw = np.array(raw, dtype=float)
         rel_meas = (pred - y) / np.maximum(y, 1.0)
-        rel_pred = (y - pred) / pred
-        q = band_halfwidth(rel_pred, coverage, min_rel_band)
-        covered = float(np.mean(np.abs(rel_pred) <= q + 1e-12))
+        fam_ok = ~np.isnan(fam_pred)
+        fam_rel_meas = (fam_pred - y) / np.maximum(y, 1.0)
+        fam_rel_pred = (y - fam_pred) / fam_pred
+        # the band: from the family-held-out errors (each design predicted without any row of
+        # its family), the honest figure for a design of a kind the fit has not seen much of
+        basis = fam_rel_pred[fam_ok] if fam_ok.sum() >= 2 else (y - pred) / pred
+        q = band_halfwidth(basis, coverage, min_rel_band)
+        covered = float(np.mean(np.abs(basis) <= q + 1e-12))
         raw_ok = raw > 0
+        by_family = {}
+        for f in sorted(set(families)):
+            sel = np.array([g == f for g in families]) & fam_ok
+            by_family[f] = (float(np.mean(np.abs(fam_rel_meas[sel]))) if sel.any() else None)
         loo_stats[key] = {
             "mape_uncalibrated": float(np.mean(np.abs(raw[raw_ok] - y[raw_ok]) / np.maximum(y[raw_ok], 1.0)))
             if raw_ok.any() else None,
             "mape_fit": float(np.mean(np.abs(fitted - y) / np.maximum(y, 1.0))),
             "mape_loo": float(np.mean(np.abs(rel_meas))),
-            "rel_band": q, "band_coverage_loo": covered}
+            "mape_family_loo": float(np.mean(np.abs(fam_rel_meas[fam_ok]))) if fam_ok.any()
+            else None,
+            "mape_family_loo_by_family": by_family,
+            "worst_family_loo": float(np.max(np.abs(fam_rel_pred[fam_ok]))) if fam_ok.any()
+            else None,
+            "band_basis": "family_loo" if fam_ok.sum() >= 2 else "loo",
+            "offset": offsets[key],
+            "rel_band": q, "band_coverage_loo": covered,
+            "raw_range": [float(raw.min()), float(raw.max())]}
         for i in range(len(rows)):
             if len(per_row) <= i:
-                per_row.append({"name": rows[i].name})
+                per_row.append({"name": rows[i].name, "family": families[i]})
             per_row[i][key] = {"measured": float(y[i]), "uncalibrated": float(raw[i]),
                                "calibrated": float(fitted[i]), "loo": float(pred[i]),
-                               "loo_rel_error": float(rel_meas[i])}
+                               "loo_rel_error": float(rel_meas[i]),
+                               "family_loo": None if np.isnan(fam_pred[i]) else float(fam_pred[i]),
+                               "family_loo_rel_error": None if np.isnan(fam_pred[i])
+                               else float(fam_rel_meas[i])}
     loo_stats["rows"] = per_row
     return {"schema": SCHEMA, "version": version, "fitted_on": names,
+            "families": sorted(set(families)),
             "coefficients": {"lut": coef_lut, "bram18": coef_bram,
                              "not_identified": fixed_lut + fixed_bram},
             "loo": loo_stats,
             "settings": {"finn": settings, "fit": "non-negative least squares, weights 1/measured",
                          "lut_formula": "a_mvau*mvau_lut + a_other*other_lut + c_lut",
                          "bram18_formula": "b_scale*bram18 + c_bram18",
-                         "band": f"pred*(1 -/+ q), q = LOO |measured-pred|/pred quantile covering "
-                                 f">= {coverage:.0%}, floored at {min_rel_band:.0%}"}}
+                         "band": f"pred*(1 -/+ q), q = leave-one-family-out |measured-pred|/pred "
+                                 f"quantile covering >= {coverage:.0%}, floored at "
+                                 f"{min_rel_band:.0%}; widened to the worst family-held-out "
+                                 "error for a design of a family or size no row covers"}}
 
 
 def load_calibration(source: str | Path | Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -476,7 +569,7 @@ class CalibratedCostReport(CostReport):
 class CalibratedFinnModel:
     """:class:`FinnCostModel` plus the fitted correction and its LOO error band.
 
-    ``calibration``: None (packaged ``finn_calibration_v2.json``), a path, or a model mapping.
+    ``calibration``: None (packaged ``finn_calibration_v3.json``), a path, or a model mapping.
     The FINN formula settings come from the calibration (they are what it was fitted on);
     passing a different one raises InputError naming it.
     """
@@ -499,6 +592,19 @@ class CalibratedFinnModel:
     def settings(self) -> dict[str, str]:
         return self.base.settings
 
+    def outside_coverage(self, spec: NetworkSpec, f: Mapping[str, float]) -> list[str]:
+        """Why ``spec`` lies outside what the fitting rows cover (``[]``: inside)."""
+        why = []
+        fams = self.calibration.get("families")
+        fam = network_family(spec)
+        if fams is not None and fam not in fams:
+            why.append(f"no fitting row is a {fam} design (families fitted: {', '.join(fams)})")
+        lo, hi = self.calibration["loo"]["lut"].get("raw_range", [0, math.inf])
+        if not lo / RANGE_FACTOR <= f["lut"] <= hi * RANGE_FACTOR:
+            why.append(f"its {f['lut']:,.0f} estimated LUTs lie beyond {RANGE_FACTOR:g}x the "
+                       f"fitting rows' range ({lo:,.0f}..{hi:,.0f})")
+        return why
+
     def estimate(self, spec: NetworkSpec) -> CalibratedCostReport:
         report = self.base.estimate(spec)
         f = features(report)
@@ -507,10 +613,18 @@ class CalibratedFinnModel:
         bram = float(_predict(c["bram18"], [[f["bram18"]]], BRAM_TERMS)[0])
         ql = self.calibration["loo"]["lut"]["rel_band"]
         qb = self.calibration["loo"]["bram18"]["rel_band"]
+        outside = self.outside_coverage(spec, f)
+        if outside:
+            ql = max(ql, self.calibration["loo"]["lut"].get("worst_family_loo") or ql, 0.5)
+            qb = max(qb, self.calibration["loo"]["bram18"].get("worst_family_loo") or qb, 0.5)
         info = {"version": self.calibration["version"], "n_rows": len(self.calibration.get("fitted_on", [])),
                 "lut_rel_band": ql, "bram18_rel_band": qb,
                 "lut_mape_loo": self.calibration["loo"]["lut"].get("mape_loo"),
-                "bram18_mape_loo": self.calibration["loo"]["bram18"].get("mape_loo")}
+                "lut_mape_family_loo": self.calibration["loo"]["lut"].get("mape_family_loo"),
+                "bram18_mape_loo": self.calibration["loo"]["bram18"].get("mape_loo"),
+                "family": network_family(spec), "covered": not outside}
+        if outside:
+            info["band_widened_because"] = outside
         not_ident = c.get("not_identified", [])
         if f["other_lut"] and "a_other" in not_ident:
             info["warning"] = ("non-MVAU stages (sliding windows, padding, pooling) are priced "

@@ -30,6 +30,7 @@ from hw_models.finn_ops import (DEFAULT_LUT_VARIANT, LUT_VARIANTS, RES_TYPES, SW
                                 WEIGHT_MEMORIES, FinnOp, StageCost, lutram_luts)
 from hw_models.io_cap import IOProfile, frame_bytes, get_profile
 from hw_models.memory import spill_weights
+from hw_models.shell import shell_for
 from hw_models.lowering import (DEFAULT_FIFO_DEPTH, Lowering, Node, Settings, Stream,
                                 check_choice, choice_of, lower, lower_layer, lower_links)
 from hw_models.network import LayerSpec, NetworkSpec
@@ -100,11 +101,21 @@ class CostReport:
     bram18_demand: int | None = None
     #: the weight memories moved to LUTRAM: ``{"layer", "bram18", "lut"}``
     spilled: tuple[Mapping[str, Any], ...] = ()
+    #: the board's shell (DMA, AXI interconnect; :mod:`hw_models.shell`), not in the totals
+    shell: Mapping[str, Any] | None = None
+
+    @property
+    def totals_with_shell(self) -> dict[str, int]:
+        """What the whole design takes on the device: the accelerator plus the shell."""
+        sh = self.shell or {}
+        return {k: getattr(self, k) + int(sh.get(k, 0)) for k in _TOTAL_KEYS}
 
     @property
     def over_capacity(self) -> list[str]:
-        """The resources the design uses beyond the device (``[]``: it fits)."""
-        return [k for k in _TOTAL_KEYS if k in self.capacity and getattr(self, k) > self.capacity[k]]
+        """The resources the design (accelerator and shell) uses beyond the device (``[]``:
+        it fits)."""
+        used = self.totals_with_shell
+        return [k for k in _TOTAL_KEYS if k in self.capacity and used[k] > self.capacity[k]]
 
     @property
     def fits_device(self) -> bool | None:
@@ -149,7 +160,9 @@ class CostReport:
                 "over_capacity": self.over_capacity, "capacity": dict(self.capacity),
                 "memory": {"bram18_demand": (self.bram18 if self.bram18_demand is None
                                              else self.bram18_demand),
-                           "spilled_to_lutram": [dict(x) for x in self.spilled]}}
+                           "spilled_to_lutram": [dict(x) for x in self.spilled]},
+                "shell": None if self.shell is None else dict(self.shell),
+                "totals_with_shell": self.totals_with_shell}
 
     def violations(self, max_lut: float | None = None, max_bram18: float | None = None,
                    max_dsp: float | None = None, min_fps: float | None = None,
@@ -386,19 +399,26 @@ class FinnCostModel(CostModel):
         costs = [self.node_cost(n) for n in low.nodes]
         demand = sum(c.bram18 for c, n in zip(costs, low.nodes) if n.priced)
         spilled: list[dict[str, Any]] = []
-        if self.beyond_finn and demand > self.device.bram18:
-            costs, spilled = self._spill(low, costs, demand)
+        room = self.device.bram18 - (self._shell_bram18() if self.beyond_finn else 0)
+        if self.beyond_finn and demand > room:
+            costs, spilled = self._spill(low, costs, demand, room)
         layers = self.layer_costs(spec, low, costs)
         cap = self.io_cap(spec) if layers else None
         dev = self.device
+        shell = shell_for(dev) if self.beyond_finn else None
         return build_report(self.device.name, self.clock_mhz, layers,
                             [dict(u) for u in low.unsupported], model=self.name,
                             settings=self.settings, fps_io_cap=cap,
                             capacity={"lut": dev.lut, "bram18": dev.bram18, "dsp": dev.dsp,
                                       "uram": dev.uram},
-                            bram18_demand=demand, spilled=tuple(spilled))
+                            bram18_demand=demand, spilled=tuple(spilled),
+                            shell=None if shell is None else shell.to_dict())
 
-    def _spill(self, low: Lowering, costs: list[StageCost], demand: int
+    def _shell_bram18(self) -> int:
+        shell = shell_for(self.device)
+        return 0 if shell is None else shell.bram18
+
+    def _spill(self, low: Lowering, costs: list[StageCost], demand: int, room: int
                ) -> tuple[list[StageCost], list[dict[str, Any]]]:
         """Weight memories to LUTRAM until the block RAM fits
         (:func:`hw_models.memory.spill_weights`)."""
@@ -407,7 +427,7 @@ class FinnCostModel(CostModel):
         b = np.array([[costs[i].bram18 for i in movable]], dtype=np.int64)
         lut = np.array([[weight_lutram_luts(low.nodes[i].op) for i in movable]],
                        dtype=np.int64)
-        moved = spill_weights(demand, self.device.bram18, b, lut).moved[0]
+        moved = spill_weights(demand, room, b, lut).moved[0]
         out, spilled = list(costs), []
         for i, go, bb, ll in zip(movable, moved, b[0], lut[0]):
             if go:

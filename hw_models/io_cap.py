@@ -14,7 +14,7 @@ so it is a fitted, named **I/O profile**: ``finn-pynq`` (FINN's PYNQ driver,
 AXI HP port moves 8 bytes per fabric cycle.
 
 The profiles are fitted by :func:`fit_profiles` on the measured published rows
-(``calibration_data/published_rows_v1.json``'s ``fps_rows``) and stored in
+(``calibration_data/published_rows_v2.json``'s ``fps_rows``) and stored in
 ``calibration_data/io_profiles_v1.json``; ``python bench/io_cap.py`` refits them and reports
 the leave-one-out error (``bench/RESULTS.md``).  Torch-free.
 """

@@ -7,8 +7,8 @@ activations on a PYNQ-Z1 (``Xilinx/BNN-PYNQ``, ``bnn/src/network/cnvW2A2``, Viva
 utilization) uses 100 % of the XC7Z020's 140 RAMB36 tiles and about 7,000 LUTs as memory
 (issue 11), where the same network's memories exceed the device's block RAM.
 
-Model (``FinnCostModel`` with ``beyond_finn``): when the design's RAMB18 demand exceeds the
-device, weight memories move to LUTRAM one at a time, the one costing the fewest LUTs per RAMB18
+Model (``FinnCostModel`` with ``beyond_finn``): when the design's RAMB18 demand exceeds what the
+device has left beside its shell (:mod:`hw_models.shell`), weight memories move to LUTRAM one at a time, the one costing the fewest LUTs per RAMB18
 freed first (a ``depth x width`` memory costs ``width * ceil(depth / 64)`` LUTs as LUTRAM,
 FINN's own LUTRAM term), until the rest fits.  What cannot move (line buffers, FIFOs,
 thresholds) stays; if the design still does not fit, it is reported as not fitting

@@ -78,7 +78,8 @@ PARETO: dict[str, Any] = {"schema": 1, "request": {}, "designs": [_design(0), _d
 #: calibration rows (three, the least a fit accepts)
 ROWS: list[dict[str, Any]] = [
     {"name": f"r{i}", "device": "pynq-z1", "clock_mhz": 100, "network": copy.deepcopy(NET),
-     "lut": 1000 + 300 * i, "bram18": 2 + i} for i in range(3)]
+     "lut": 1000 + 300 * i, "bram18": 2 + i, "source": f"synthesis report {i}"}
+    for i in range(3)]
 
 
 class Workspace:
@@ -561,6 +562,12 @@ CALIBRATE_CASES = [
         lambda r: r[1].update(network="net.json"))], "rows[1].network"),
     Case("calibrate-network-bad-field", lambda ws: ["calibrate", "--data", ws.rows(
         lambda r: r[1]["network"]["layers"][0].update(kernel="3"))], "rows[1].network"),
+    Case("calibrate-row-without-source", lambda ws: ["calibrate", "--data", ws.rows(
+        lambda r: r[1].pop("source"))], "rows[1].source"),
+    Case("calibrate-row-empty-source", lambda ws: ["calibrate", "--data", ws.rows(
+        lambda r: r[2].update(source=""))], "rows[2].source"),
+    Case("calibrate-row-unknown-op", lambda ws: ["calibrate", "--data", ws.rows(
+        lambda r: r[0]["network"]["layers"][0].update(op="attention"))], "op"),
     Case("calibrate-too-few-rows", lambda ws: ["calibrate", "--data", ws.rows(
         replace=lambda r: r[:2])], "rows"),
     Case("calibrate-duplicate-names", lambda ws: ["calibrate", "--data", ws.rows(
@@ -571,20 +578,20 @@ CALIBRATE_CASES = [
     Case("calibrate-csv-binary", lambda ws: ["calibrate", "--data", ws.csv(
         bytes(range(256)) * 4)], "data"),
     Case("calibrate-csv-bad-utf8", lambda ws: ["calibrate", "--data", ws.csv(
-        b"name,device,clock_mhz,network_path,lut,bram18\n\xff\xfe,pynq-z1,,net.json,1,1\n")],
+        b"name,device,clock_mhz,network_path,lut,bram18,source\n\xff\xfe,pynq-z1,,net.json,1,1,x\n")],
         "data"),
     Case("calibrate-csv-huge-field", lambda ws: ["calibrate", "--data", ws.csv(
-        "name,device,clock_mhz,network_path,lut,bram18\n" + "x" * 200_000 + ",pynq-z1,,"
-        "net.json,1,1\n")], "data"),
+        "name,device,clock_mhz,network_path,lut,bram18,source\n" + "x" * 200_000 + ",pynq-z1,,"
+        "net.json,1,1,x\n")], "data"),
     Case("calibrate-csv-network-missing", lambda ws: ["calibrate", "--data", ws.csv(
-        "name,device,clock_mhz,network_path,lut,bram18\nr0,pynq-z1,,nope.json,1000,2\n")],
+        "name,device,clock_mhz,network_path,lut,bram18,source\nr0,pynq-z1,,nope.json,1000,2,x\n")],
         "network_path"),
     Case("calibrate-csv-network-damaged", lambda ws: ["calibrate", "--data", ws.write(
         "bad.json", "{") and ws.csv(
-        "name,device,clock_mhz,network_path,lut,bram18\nr0,pynq-z1,,bad.json,1000,2\n")],
+        "name,device,clock_mhz,network_path,lut,bram18,source\nr0,pynq-z1,,bad.json,1000,2,x\n")],
         "network_path"),
     Case("calibrate-csv-lut-word", lambda ws: ["calibrate", "--data", ws.csv(
-        "name,device,clock_mhz,network_path,lut,bram18\nr0,pynq-z1,,net.json,lots,2\n")],
+        "name,device,clock_mhz,network_path,lut,bram18,source\nr0,pynq-z1,,net.json,lots,2,x\n")],
         "rows[0].lut"),
     Case("calibrate-out-existing-directory", lambda ws: ["calibrate", "--out", ws.mkdir("model")],
          "--out"),

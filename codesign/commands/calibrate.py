@@ -1,7 +1,7 @@
 """``codesign calibrate``: fit the FINN cost model's LUT/BRAM18 correction and its LOO error band.
 
 torch-free.  Fits on the packaged published rows (``hw_models/calibration_data/
-published_rows_v1.json``) or on your own post-synthesis results (``--data``, JSON or CSV; the
+published_rows_v2.json``) or on your own post-synthesis results (``--data``, JSON or CSV; the
 format is in :mod:`hw_models.calibration`), prints measured vs uncalibrated vs calibrated per
 design and the leave-one-out MAPE, and writes the model (``--out``, atomically) for
 ``codesign estimate --calibrated MODEL.json``.
@@ -9,6 +9,7 @@ design and the leave-one-out MAPE, and writes the model (``--out``, atomically) 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import json
 
 from codesign.io import atomic_write_json
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measured designs (default: the packaged published rows)")
     p.add_argument("--out", default=None, metavar="MODEL.json",
                    help="write the fitted model here (atomically); default: do not write")
-    p.add_argument("--model-version", dest="model_version", default="v2",
+    p.add_argument("--model-version", dest="model_version", default="v3",
                    help="version string stored in the model (default v2)")
     p.add_argument("--json", action="store_true", help="print the fitted model as JSON")
     p.set_defaults(func=run)
@@ -51,12 +52,18 @@ def run(args: argparse.Namespace) -> int:
 
 def format_fit(model: dict, data: str, out: str | None) -> str:
     loo = model["loo"]
-    head = ("design", "LUT meas", "uncal", "cal", "LOO", "BRAM18 meas", "uncal", "cal", "LOO")
+    head = ("design", "family", "LUT meas", "uncal", "cal", "LOO", "fam-out", "BRAM18 meas",
+            "uncal", "cal", "LOO")
     rows = [head]
+
+    def fam(v: Any) -> str:
+        return "-" if v is None else f"{v:,.0f}"
+
     for r in loo["rows"]:
         l, b = r["lut"], r["bram18"]
-        rows.append((r["name"], f"{l['measured']:,.0f}", f"{l['uncalibrated']:,.0f}",
-                     f"{l['calibrated']:,.0f}", f"{l['loo']:,.0f}", f"{b['measured']:,.0f}",
+        rows.append((r["name"], r.get("family", "?"), f"{l['measured']:,.0f}",
+                     f"{l['uncalibrated']:,.0f}", f"{l['calibrated']:,.0f}", f"{l['loo']:,.0f}",
+                     fam(l.get("family_loo")), f"{b['measured']:,.0f}",
                      f"{b['uncalibrated']:,.0f}", f"{b['calibrated']:,.1f}", f"{b['loo']:,.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     c = model["coefficients"]
@@ -72,10 +79,13 @@ def format_fit(model: dict, data: str, out: str | None) -> str:
     for key, label in (("lut", "LUT"), ("bram18", "BRAM18")):
         s = loo[key]
         unc = "n/a" if s["mape_uncalibrated"] is None else f"{100 * s['mape_uncalibrated']:.1f} %"
+        fam_out = s.get("mape_family_loo")
+        fam_txt = "n/a" if fam_out is None else f"{100 * fam_out:.1f} %"
         lines.append(f"{label}: MAPE uncalibrated {unc}, calibrated in-sample "
-                     f"{100 * s['mape_fit']:.1f} %, leave-one-out {100 * s['mape_loo']:.1f} %; band "
-                     f"+/-{100 * s['rel_band']:.1f} % covers {100 * s['band_coverage_loo']:.0f} % "
-                     f"of LOO cases")
+                     f"{100 * s['mape_fit']:.1f} %, leave-one-out {100 * s['mape_loo']:.1f} %, "
+                     f"leave-one-family-out {fam_txt}; band +/-{100 * s['rel_band']:.1f} % covers "
+                     f"{100 * s['band_coverage_loo']:.0f} % of the held-out cases "
+                     f"({s.get('band_basis', 'loo')})")
     if out:
         lines.append(f"wrote {out}")
     return "\n".join(lines)

@@ -58,9 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "finn-pynq on Zynq boards, none otherwise; hw_models/io_cap.py)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
     p.add_argument("--calibrated", nargs="?", const="", default=None, metavar="MODEL.json",
-                   help="also apply a fitted calibration (`codesign calibrate`; default: the "
-                        "packaged one) and report calibrated LUT/BRAM18 totals with LOO error bands "
-                        "(totals.lut_band, totals.bram18_band); put it after NETWORK")
+                   help="report the calibrated LUT/BRAM18 as the totals (`codesign calibrate`; "
+                        "default: the packaged calibration), with their error bands; without it "
+                        "the totals are the analytical model's and the calibrated figures and "
+                        "bands (totals.lut_band, totals.bram18_band) are reported beside them; "
+                        "put it after NETWORK")
     p.set_defaults(func=run)
 
 
@@ -80,11 +82,50 @@ def run(args: argparse.Namespace) -> int:
     calibrated = getattr(args, "calibrated", None)
     if calibrated is not None:
         return _run_calibrated(args, spec, model, report, calibrated or None)
+    bands = default_bands(args, spec, model)
     if args.json:
-        _print_json(report.to_dict(), spec, args)
+        d = report.to_dict()
+        d["totals"].update({k: bands[k] for k in ("lut_band", "bram18_band", "lut_calibrated",
+                                                  "bram18_calibrated")})
+        d["calibration"] = bands["calibration"]
+        _print_json(d, spec, args)
     else:
         print(format_report(report, spec, model, args.target_fps))
+        print(format_bands(bands))
     return 0 if report.valid and report.fits_device is not False else 1
+
+
+def default_bands(args: argparse.Namespace, spec: NetworkSpec, model: FinnCostModel) -> dict:
+    """The packaged calibration's totals and error bands for ``spec`` (every estimate reports
+    them); ``None`` bands, with the reason, when the model's settings are not the ones the
+    calibration was fitted with (e.g. ``--no-interconnect``)."""
+    from hw_models.calibration import CalibratedFinnModel
+
+    try:
+        cal = CalibratedFinnModel(model.device, clock_mhz=args.clock_mhz,
+                                  lut_variant=args.lut_variant, **model_options(args))
+    except InputError as exc:
+        return {"lut_band": None, "bram18_band": None, "lut_calibrated": None,
+                "bram18_calibrated": None,
+                "calibration": {"available": False, "why": str(exc)}}
+    c = cal.estimate(spec)
+    return {"lut_band": list(c.lut_band), "bram18_band": list(c.bram18_band),
+            "lut_calibrated": c.lut, "bram18_calibrated": c.bram18,
+            "calibration": {"available": True, **dict(c.calibration)}}
+
+
+def format_bands(bands: dict) -> str:
+    info = bands["calibration"]
+    if not info.get("available"):
+        return f"no calibrated band: {info['why']}"
+    line = (f"calibrated (v{str(info['version']).lstrip('v')}, {info['n_rows']} published builds; "
+            f"family {info['family']}): LUT {bands['lut_calibrated']:,} "
+            f"[{bands['lut_band'][0]:,}, {bands['lut_band'][1]:,}], BRAM18 "
+            f"{bands['bram18_calibrated']:,} [{bands['bram18_band'][0]:,}, "
+            f"{bands['bram18_band'][1]:,}] (bands: leave-one-family-out errors, >= 80 % coverage)")
+    if info.get("band_widened_because"):
+        line += "; band widened: " + "; ".join(info["band_widened_because"])
+    return line
 
 
 def model_options(args: argparse.Namespace) -> dict:
@@ -164,7 +205,7 @@ def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
                  f"{100 * report.dsp / dev.dsp if dev.dsp else 0:.1f} % ("
                  + (f"FIFO allowance of depth {model.fifo_depth} and width converters included; "
                     if model.interconnect else "dataflow nodes only, as FINN's estimate; ")
-                 + "the shell/DMA is not)")
+                 + "the shell is reported below)")
     if report.spilled:
         moved = sum(x["bram18"] for x in report.spilled)
         lines.append(f"block RAM: the design asks for {report.bram18_demand:,} RAMB18 of the "
@@ -172,10 +213,16 @@ def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
                      f"spill to LUTRAM for {sum(x['lut'] for x in report.spilled):,} LUTs "
                      f"(layers {', '.join(x['layer'] for x in report.spilled)}), as Vivado "
                      "places them when block RAM runs out")
+    if report.shell is not None:
+        sh, whole = report.shell, report.totals_with_shell
+        lines.append(f"shell on {dev.name} (DMA, AXI interconnect; not in the totals): "
+                     f"{sh['lut']:,} LUT, {sh['bram18']} BRAM18 ({sh['backing']}); accelerator "
+                     f"+ shell: {whole['lut']:,} of {dev.lut:,} LUT, {whole['bram18']:,} of "
+                     f"{dev.bram18:,} BRAM18")
     if report.fits_device is False:
         lines.append(f"DOES NOT FIT {dev.name}: " + ", ".join(
-            f"{k.upper()} {getattr(report, k):,} > {report.capacity[k]:,}"
-            for k in report.over_capacity))
+            f"{k.upper()} {report.totals_with_shell[k]:,} > {report.capacity[k]:,}"
+            for k in report.over_capacity) + " (accelerator and shell)")
     for u in report.unsupported:
         lines.append(f"NOT PRICED: layer {u['name']}: {u['reason']} (the estimate is invalid)")
     return "\n".join(lines)

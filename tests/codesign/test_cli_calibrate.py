@@ -21,7 +21,8 @@ def test_calibrate_writes_model_and_estimate_uses_it(tmp_path: Path,
     text = capsys.readouterr().out
     assert "leave-one-out" in text and "bnnpynq_lfcW1A1_pynqz1" in text
     model = json.loads(out.read_text())
-    assert model["schema"] == 1 and len(model["fitted_on"]) == 7
+    assert model["schema"] == 1 and len(model["fitted_on"]) == 8
+    assert "leave-one-family-out" in text
     assert main(["estimate", CYBSEC, "--device", "pynq-z1", "--calibrated", str(out),
                  "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
@@ -53,10 +54,12 @@ def test_calibrate_missing_field_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
 
 @pytest.mark.parametrize("extra", [[], ["--json"]])
 @pytest.mark.parametrize("net", [CYBSEC, CNV])
-def test_estimate_without_flag_unchanged(net: str, extra: list[str],
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """Without --calibrated the output is what the plain FINN model prints (no bands)."""
+def test_estimate_reports_bands_by_default(net: str, extra: list[str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --calibrated the totals are the plain FINN model's, and the packaged
+    calibration's figures and bands are reported beside them (issue 11, item 4)."""
     from codesign.commands.estimate import format_report, load_network
+    from hw_models.calibration import CalibratedFinnModel
     from hw_models.cost import FinnCostModel
 
     assert main(["estimate", net, "--device", "pynq-z1", *extra]) == 0
@@ -64,10 +67,20 @@ def test_estimate_without_flag_unchanged(net: str, extra: list[str],
     spec = load_network(net)
     model = FinnCostModel("pynq-z1")
     report = model.estimate(spec)
+    cal = CalibratedFinnModel("pynq-z1").estimate(spec)
     if extra:
-        d = report.to_dict()
-        d["network"] = spec.name
-        assert got == json.dumps(d, indent=2) + "\n"
-        assert "lut_band" not in got
+        d = json.loads(got)
+        assert {k: d["totals"][k] for k in report.totals} == report.totals
+        assert d["totals"]["lut_band"] == list(cal.lut_band)
+        assert d["totals"]["bram18_band"] == list(cal.bram18_band)
+        assert d["totals"]["lut_calibrated"] == cal.lut and d["calibration"]["available"]
     else:
-        assert got == format_report(report, spec, model) + "\n"
+        assert got.startswith(format_report(report, spec, model) + "\n")
+        assert f"LUT {cal.lut:,} [{cal.lut_band[0]:,}, {cal.lut_band[1]:,}]" in got
+
+
+def test_estimate_finn_view_has_no_band_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["estimate", CNV, "--no-interconnect", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["totals"]["lut_band"] is None and not d["calibration"]["available"]
+    assert "interconnect" in d["calibration"]["why"]

@@ -60,12 +60,13 @@ def test_band_halfwidth_covers_requested_share() -> None:
 
 def _row(name: str, **over) -> dict:
     d = {"name": name, "device": "pynq-z1", "clock_mhz": 100.0, "network": CYBSEC,
-         "lut": 8000, "bram18": 44}
+         "lut": 8000, "bram18": 44, "source": {"repo": "example/repo", "path": "report.txt"}}
     d.update(over)
     return d
 
 
-@pytest.mark.parametrize("missing", ["name", "device", "network", "lut", "bram18", "clock_mhz"])
+@pytest.mark.parametrize("missing", ["name", "device", "network", "lut", "bram18", "clock_mhz",
+                                     "source"])
 def test_missing_field_names_it(tmp_path: Path, missing: str) -> None:
     rows = [_row("a"), _row("b"), _row("c")]
     del rows[1][missing]
@@ -83,7 +84,7 @@ def test_bad_values_and_csv_missing_column(tmp_path: Path) -> None:
         cal.load_rows(path)
     assert exc.value.field == "rows[0].lut"
     csv_path = tmp_path / "rows.csv"
-    csv_path.write_text("name,device,network_path,lut,bram18\na,pynq-z1,n.json,1,1\n")
+    csv_path.write_text("name,device,network_path,lut,bram18,source\na,pynq-z1,n.json,1,1,x\n")
     with pytest.raises(InputError) as exc:
         cal.load_rows(csv_path)
     assert "clock_mhz" in exc.value.field
@@ -91,19 +92,61 @@ def test_bad_values_and_csv_missing_column(tmp_path: Path) -> None:
 
 def test_csv_rows_load(tmp_path: Path) -> None:
     (tmp_path / "net.json").write_text(json.dumps(CYBSEC))
-    (tmp_path / "rows.csv").write_text("name,device,clock_mhz,network_path,lut,bram18\n"
-                                       "a,pynq-z1,100,net.json,8000,44\nb,pynq-z1,,net.json,7000,40\n")
+    (tmp_path / "rows.csv").write_text("name,device,clock_mhz,network_path,lut,bram18,source\n"
+                                       "a,pynq-z1,100,net.json,8000,44,report A\n"
+                                       "b,pynq-z1,,net.json,7000,40,report B\n")
     rows = cal.load_rows(tmp_path / "rows.csv")
     assert [r.name for r in rows] == ["a", "b"] and rows[1].clock_mhz is None
     assert rows[0].network.name == CYBSEC["name"]
 
 
-def test_extract_published_rows_skips_with_reasons() -> None:
+def test_packaged_rows_have_sources_and_keep_the_held_out_builds_out() -> None:
     packaged = json.loads(cal.DEFAULT_ROWS_PATH.read_text())
     names = {r["name"] for r in packaged["rows"]}
-    assert len(names) == 7 and all(s["reason"] for s in packaged["skipped"])
-    assert len(names) + len(packaged["skipped"]) == 17
-    assert all(r["device"] == "pynq-z1" for r in packaged["rows"])
+    assert len(names) == 8 and all(s["reason"] for s in packaged["skipped"])
+    assert all(r["source"] for r in packaged["rows"])
+    # BNN-PYNQ's CNV builds are the held-out test: never fitted on
+    for r in packaged["rows"]:
+        src = json.dumps(r["source"])
+        assert not ("BNN-PYNQ" in src and "network/cnv" in src), r["name"]
+    fams = {cal.network_family(NetworkSpec.from_dict(r["network"])) for r in packaged["rows"]}
+    assert fams == {"mlp-1bit", "mlp-multibit", "cnn-1bit"}
+
+
+def test_row_without_source_or_with_unknown_op_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([_row("a", source="")]))
+    with pytest.raises(InputError) as exc:
+        cal.load_rows(path)
+    assert exc.value.field == "rows[0].source"
+    net = json.loads(json.dumps(CYBSEC))
+    net["layers"][1]["op"] = "attention"
+    path.write_text(json.dumps([_row("a"), _row("b", network=net)]))
+    with pytest.raises(InputError) as exc:
+        cal.load_rows(path)
+    assert exc.value.field.startswith("rows[1].network.") and exc.value.field.endswith(".op")
+
+
+def test_family_held_out_prediction_never_sees_the_family() -> None:
+    F = np.array([[1.0], [2.0], [3.0], [4.0], [10.0]])
+    y = np.array([2.0, 4.0, 6.0, 8.0, 50.0])
+    pred = cal.family_loo(F, y, cal.BRAM_TERMS, ["a", "a", "b", "b", "c"], offset=False)
+    coef, _ = cal._fit_target(F[[0, 1, 2, 3]], y[[0, 1, 2, 3]], cal.BRAM_TERMS, False)
+    assert pred[4] == pytest.approx(coef["b_scale"] * 10.0)  # "c" from a and b alone
+    assert np.isnan(cal.family_loo(F, y, cal.BRAM_TERMS, ["a"] * 5)).all()
+
+
+def test_band_is_widened_outside_what_the_rows_cover() -> None:
+    m = cal.CalibratedFinnModel("pynq-z1")
+    d = json.loads((ROOT / "examples" / "finn_check_dwconv.json").read_text())
+    d["layers"] = [dict(l, weight_bits=4) if l["op"] != "maxpool" else l for l in d["layers"]]
+    rep = m.estimate(NetworkSpec.from_dict(d))  # a multi-bit CNN: no such row is fitted
+    info = rep.calibration
+    assert info["family"] == "cnn-multibit" and not info["covered"]
+    assert "no fitting row is a cnn-multibit design" in info["band_widened_because"][0]
+    assert info["lut_rel_band"] >= 0.5
+    inside = m.estimate(NetworkSpec.from_dict(CYBSEC)).calibration
+    assert inside["covered"] and inside["lut_rel_band"] < info["lut_rel_band"]
 
 
 def _close(a, b, rel: float = 1e-9, abs_: float = 1e-12) -> bool:
@@ -125,7 +168,7 @@ def test_close_tolerates_last_digit_only() -> None:
 
 def test_packaged_model_is_reproducible_and_bands() -> None:
     model = cal.load_calibration()
-    assert model["schema"] == 1 and model["version"] == "v2"
+    assert model["schema"] == 1 and model["version"] == "v3"
     refit = cal.fit_calibration(cal.load_rows(cal.DEFAULT_ROWS_PATH))
     # fitted floats differ in the last digits between CPUs (BLAS, instruction sets): compare
     # with a tolerance, everything else exactly

@@ -88,3 +88,24 @@ def test_estimate_cli_says_it_does_not_fit_and_exits_1(tmp_path):
                         "pynq-z1", "--json"], capture_output=True, text=True, cwd=REPO)
     d = json.loads(r.stdout)
     assert r.returncode == 1 and d["fits_device"] is False and d["over_capacity"] == ["lut"]
+
+
+def test_shell_per_board_is_reported_and_counted_in_the_fit():
+    spec = _cnv(1, 1)
+    z7 = FinnCostModel("pynq-z1").estimate(spec)
+    assert 6400 <= z7.shell["lut"] <= 6500 and z7.shell["backing"].startswith("measured")
+    assert z7.totals_with_shell["lut"] == z7.lut + z7.shell["lut"]
+    mp = FinnCostModel("ultra96").estimate(spec)
+    assert "not measured" in mp.shell["backing"]
+    assert FinnCostModel("u250").estimate(spec).shell is None  # no FINN zynq shell there
+    assert FinnCostModel.finn_view("pynq-z1").estimate(spec).shell is None  # FINN's view
+    # a design that fits alone but not with its shell is reported as not fitting
+    tight = spec.with_folding({l.name: (l.mh, max(d for d in range(1, l.mw + 1)
+                                                  if l.mw % d == 0 and (l.op != "conv" or
+                                                                        l.in_channels % d == 0)))
+                               for l in spec.compute_layers})
+    rep = FinnCostModel("pynq-z1").estimate(tight)
+    if rep.lut <= 53_200 < rep.lut + rep.shell["lut"]:
+        assert rep.fits_device is False
+    assert rep.fits_device == (rep.totals_with_shell["lut"] <= 53_200
+                               and rep.totals_with_shell["bram18"] <= 280)
