@@ -57,7 +57,7 @@ def main() -> int:
                  f"{row['error_at_target_pct']:+.1f} %" if fmax else ""))
     out["compute_bound"] = fr
     # --- I/O plateaus
-    fit = fit_profiles(read_json_file(DATA_DIR / "io_rows_v1.json", "io_rows")["fps_rows"])
+    fit = fit_profiles(read_json_file(DATA_DIR / "io_rows_v2.json", "io_rows")["fps_rows"])
     errs = [abs(x["error_pct"]) for x in fit["loo"]]
     out["io_cap"] = {"loo": fit["loo"], "max_abs_pct": max(errs),
                      "within_15pct": f"{sum(e <= 15 for e in errs)}/{len(errs)}"}

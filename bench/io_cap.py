@@ -3,7 +3,8 @@
     .venv/bin/python bench/io_cap.py [--write]
 
 Prints a table, writes ``bench/io_cap.json``; ``--write`` also refreshes the packaged
-``hw_models/calibration_data/io_profiles_v1.json`` (what ``codesign estimate`` uses).
+``hw_models/calibration_data/io_profiles_v2.json`` (what ``codesign estimate`` uses).  The
+profiles are per board family (``<profile>@zynq7000``, ``<profile>@zynqmp``).
 """
 from __future__ import annotations
 
@@ -16,21 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fpga.errors import read_json_file  # noqa: E402
-from hw_models.io_cap import DATA_DIR, fit_profiles, write_profiles  # noqa: E402
+from hw_models.io_cap import ROWS_FILE, fit_profiles, write_profiles  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="refresh the packaged profiles file")
     args = ap.parse_args()
-    rows = read_json_file(DATA_DIR / "io_rows_v1.json", "io_rows")["fps_rows"]
+    rows = read_json_file(ROWS_FILE, "io_rows")["fps_rows"]
     fit = fit_profiles(rows)
-    print(f"{'profile':<10} {'t_host_us':>10} {'rows':>5} {'designs':>8}")
+    print(f"{'profile':<20} {'t_host_us':>10} {'rows':>5} {'designs':>8}  boards")
     for name, p in fit["profiles"].items():
-        print(f"{name:<10} {p['t_host_us']:>10.3f} {len(p['rows']):>5} {p['distinct_designs']:>8}")
-    print(f"\n{'row':<34} {'profile':<10} {'measured':>10} {'LOO pred':>10} {'error':>8}")
+        print(f"{name:<20} {p['t_host_us']:>10.3f} {len(p['rows']):>5} "
+              f"{p['distinct_designs']:>8}  {', '.join(p['boards'])}")
+    print(f"\n{'row':<40} {'profile':<20} {'measured':>10} {'LOO pred':>10} {'error':>8}")
     for r in fit["loo"]:
-        print(f"{r['name']:<34} {r['profile']:<10} {r['measured_fps']:>10.0f} "
+        print(f"{r['name']:<40} {r['profile']:<20} {r['measured_fps']:>10.0f} "
               f"{r['loo_pred_fps']:>10.0f} {r['error_pct']:>7.1f}%")
     errs = [abs(r["error_pct"]) for r in fit["loo"]]
     summary = {"loo_mape_pct": round(sum(errs) / len(errs), 2), "loo_max_abs_pct": max(errs),

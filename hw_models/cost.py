@@ -103,6 +103,8 @@ class CostReport:
     spilled: tuple[Mapping[str, Any], ...] = ()
     #: the board's shell (DMA, AXI interconnect; :mod:`hw_models.shell`), not in the totals
     shell: Mapping[str, Any] | None = None
+    #: the I/O profile that capped fps: name, board family, host time, what backs it
+    io_profile: Mapping[str, Any] | None = None
 
     @property
     def totals_with_shell(self) -> dict[str, int]:
@@ -162,6 +164,7 @@ class CostReport:
                                              else self.bram18_demand),
                            "spilled_to_lutram": [dict(x) for x in self.spilled]},
                 "shell": None if self.shell is None else dict(self.shell),
+                "io_profile": None if self.io_profile is None else dict(self.io_profile),
                 "totals_with_shell": self.totals_with_shell}
 
     def violations(self, max_lut: float | None = None, max_bram18: float | None = None,
@@ -412,7 +415,10 @@ class FinnCostModel(CostModel):
                             capacity={"lut": dev.lut, "bram18": dev.bram18, "dsp": dev.dsp,
                                       "uram": dev.uram},
                             bram18_demand=demand, spilled=tuple(spilled),
-                            shell=None if shell is None else shell.to_dict())
+                            shell=None if shell is None else shell.to_dict(),
+                            io_profile={"name": self.io.name, "family": self.io.family,
+                                        "t_host_us": self.io.t_host_us,
+                                        "backing": self.io.backing})
 
     def _shell_bram18(self) -> int:
         shell = shell_for(self.device)

@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "leaves out: LUTRAM weights, weight spill when block RAM runs out)")
     p.add_argument("--io-profile", default=None,
                    help="host/DMA path capping frames/s: finn-pynq | bnn-pynq | none (default: "
-                        "finn-pynq on Zynq boards, none otherwise; hw_models/io_cap.py)")
+                        "finn-pynq on Zynq boards, none otherwise), fitted per board family "
+                        "on measured frame rates (hw_models/io_cap.py)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
     p.add_argument("--calibrated", nargs="?", const="", default=None, metavar="MODEL.json",
                    help="report the calibrated LUT/BRAM18 as the totals (`codesign calibrate`; "
@@ -196,7 +197,8 @@ def format_report(report: CostReport, spec: NetworkSpec, model: FinnCostModel,
     rate = f"frame rate: {report.fps:,.1f} frames/s"
     if report.fps_io_cap is not None:
         rate += (f" (pipeline {report.fps_compute:,.1f}, I/O cap {report.fps_io_cap:,.1f} with "
-                 f"profile {model.io.name}" + ("; I/O-bound)" if report.io_bound else ")"))
+                 f"profile {model.io.name} on {model.io.family}: {model.io.backing}"
+                 + ("; I/O-bound)" if report.io_bound else ")"))
     if target_fps is not None:
         rate += f" (target {target_fps:,.1f}: {'met' if report.fps >= target_fps else 'NOT met'})"
     lines.append(rate)

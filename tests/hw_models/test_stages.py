@@ -2,6 +2,9 @@
 FIFOs and the I/O cap (issue #3 item 1), in the scalar model and the batch pricer."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -108,12 +111,31 @@ def test_io_cap_bounds_small_networks():
     free = FinnCostModel("pynq-z1", 100, io_profile="none").estimate(tfc)
     assert not free.io_bound and free.fps == 1_562_500 and free.to_dict()["fps_io_cap"] is None
     assert get_profile(None, FinnCostModel("u250").device).name == "none"
-    assert set(load_profiles()) >= {"finn-pynq", "bnn-pynq", "none"}
+    assert set(load_profiles()) >= {"finn-pynq@zynq7000", "finn-pynq@zynqmp",
+                                    "bnn-pynq@zynq7000", "bnn-pynq@zynqmp", "none"}
+
+
+def test_io_profiles_are_per_board_family_and_say_what_backs_them():
+    """Issue 11 item 5: BNN-PYNQ's LFC measured on an Ultra96 at 300 MHz (356,633 im/s) is
+    reproduced with its own host library's profile on that board family, where the PYNQ-Z1's
+    would be 64 % off; a ZCU104 borrows the measured MPSoC boards' profile and says so."""
+    lfc = NetworkSpec.from_dict(json.loads(
+        (Path(__file__).resolve().parents[2] / "hw_models/calibration_data/"
+         "published_rows_v2.json").read_text())["rows"][0]["network"])
+    u96 = FinnCostModel("ultra96", 300, io_profile="bnn-pynq", interconnect=False).estimate(lfc)
+    assert u96.io_bound and abs(u96.fps / 356_633.39 - 1) < 0.01
+    assert u96.io_profile["family"] == "zynqmp" and "ultra96" in u96.io_profile["backing"]
+    z1 = FinnCostModel("pynq-z1", 100, io_profile="bnn-pynq").estimate(lfc)
+    assert abs(z1.fps / 118_883 - 1) < 0.01  # BNN-PYNQ's PYNQ-Z1 measurement
+    zcu = get_profile("finn-pynq", FinnCostModel("zcu104").device)
+    assert zcu.family == "zynqmp" and "aup-zu3" in zcu.backing
+    pz2 = get_profile(None, FinnCostModel("pynq-z2").device)
+    assert pz2.name == "finn-pynq" and pz2.family == "zynq7000"
 
 
 def test_io_fit_refuses_compute_bound_rows():
     row = {"name": "x", "profile": "p", "fps": 99.0, "clock_mhz": 100.0, "in_bytes": 1,
-           "out_bytes": 1, "compute_fps": 100.0}
+           "out_bytes": 1, "compute_fps": 100.0, "family": "zynq7000", "source": "a report"}
     with pytest.raises(InputError, match="compute bound"):
         fit_profiles([row])
     with pytest.raises(InputError, match="in_bytes"):
