@@ -82,8 +82,10 @@ def main() -> int:
             est = FinnCostModel.finn_view(r["device"]).estimate(spec).bram18
             meas, what = r["bram18"], "whole OOC IP (weight memories only)"
         elif brk:  # BNN-PYNQ: per-PE weight memories are the RAMB18 primitives
-            est = FinnCostModel.finn_view(r["device"], weight_mem="per_pe").estimate(spec).bram18
-            meas, what = brk["ramb18"], "RAMB18 primitives (per-PE weights), weight_mem=per_pe"
+            est = FinnCostModel.finn_view(r["device"], weight_mem="per_pe",
+                                          toolflow="bnn-pynq").estimate(spec).bram18
+            meas, what = brk["ramb18"], ("RAMB18 primitives (per-PE weights), weight_mem=per_pe, "
+                                         "toolflow=bnn-pynq")
         else:
             continue
         bram.append({"name": r["name"], "ours": est, "published": meas, "what": what,

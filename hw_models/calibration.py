@@ -55,6 +55,7 @@ from fpga.devices import list_devices
 from fpga.errors import InputError, read_json_file
 from hw_models.cost import CostReport, FinnCostModel
 from hw_models.folding import check_folding
+from hw_models.lowering import TOOLFLOWS
 from hw_models.network import NetworkSpec
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class CalibrationRow:
     bram18: float
     note: str = ""
     source: Any = None
+    toolflow: str = "finn"
 
     @property
     def family(self) -> str:
@@ -96,7 +98,7 @@ class CalibrationRow:
     def to_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "device": self.device, "clock_mhz": self.clock_mhz,
              "network": self.network.to_dict(), "lut": self.lut, "bram18": self.bram18,
-             "source": self.source}
+             "source": self.source, "toolflow": self.toolflow}
         if self.note:
             d["note"] = self.note
         return d
@@ -147,12 +149,15 @@ def row_from_dict(raw: Any, i: int) -> CalibrationRow:
         check_folding(spec)
     except InputError as exc:
         raise InputError(f"rows[{i}].network.{exc.field}", str(exc), exc.accepted) from None
+    toolflow = raw.get("toolflow", "finn")
+    if toolflow not in TOOLFLOWS:
+        raise InputError(f"rows[{i}].toolflow", f"got {toolflow!r}", TOOLFLOWS)
     # device: checked by building the model
     FinnCostModel(str(raw["device"]), clock_mhz=clock)
     return CalibrationRow(name, str(raw["device"]).strip().lower(), clock, spec,
                           _number(raw["lut"], f"rows[{i}].lut", allow_zero=False),
                           _number(raw["bram18"], f"rows[{i}].bram18"), str(raw.get("note", "")),
-                          source)
+                          source, toolflow)
 
 
 def load_rows(path: str | Path) -> list[CalibrationRow]:
@@ -289,7 +294,11 @@ def features(report: CostReport) -> dict[str, float]:
 
 
 def row_features(row: CalibrationRow, settings: Mapping[str, str] | None = None) -> dict[str, float]:
-    model = FinnCostModel(row.device, clock_mhz=row.clock_mhz, **dict(settings or {}))
+    """The model's figures for one row: priced with ``settings`` and the row's own tool flow
+    (a BNN-PYNQ build is priced as BNN-PYNQ's engines, a FINN build as finn-plus's)."""
+    kw = dict(settings or {})
+    kw["toolflow"] = row.toolflow
+    model = FinnCostModel(row.device, clock_mhz=row.clock_mhz, **kw)
     report = model.estimate(row.network)
     if not report.valid:
         raise InputError(f"row {row.name!r}.network", "has layers the FINN model cannot price: "
@@ -411,6 +420,7 @@ def fit_calibration(rows: Sequence[CalibrationRow], settings: Mapping[str, str] 
         raise InputError("rows[].name", "row names must be unique")
     settings = dict(settings or FinnCostModel().settings)
     settings.pop("io_profile", None)  # frame-rate only: the LUT/BRAM fit does not depend on it
+    settings.pop("toolflow", None)  # each row says whose engines it was built with
     feats = [row_features(r, settings) for r in rows]
     F_lut = np.array([[f["mvau_lut"], f["other_lut"]] for f in feats])
     F_bram = np.array([[f["bram18"]] for f in feats])
@@ -581,6 +591,7 @@ class CalibratedFinnModel:
         self.calibration = load_calibration(calibration)
         fitted = dict(self.calibration["settings"].get("finn", {}))
         fitted.pop("io_profile", None)
+        fitted.pop("toolflow", None)
         for key, value in finn_kw.items():
             if key in fitted and fitted[key] != value and value is not None:
                 raise InputError(key, f"{value!r} differs from the calibration's {fitted[key]!r} "

@@ -31,7 +31,7 @@ from hw_models.finn_ops import (DEFAULT_LUT_VARIANT, LUT_VARIANTS, RES_TYPES, SW
 from hw_models.io_cap import IOProfile, frame_bytes, get_profile
 from hw_models.memory import spill_weights
 from hw_models.shell import shell_for
-from hw_models.lowering import (DEFAULT_FIFO_DEPTH, Lowering, Node, Settings, Stream,
+from hw_models.lowering import (DEFAULT_FIFO_DEPTH, TOOLFLOWS, Lowering, Node, Settings, Stream,
                                 check_choice, choice_of, lower, lower_layer, lower_links)
 from hw_models.network import LayerSpec, NetworkSpec
 
@@ -278,7 +278,7 @@ class FinnCostModel(CostModel):
                  lut_variant: str = DEFAULT_LUT_VARIANT, weight_mem: str = "block", swg_impl: str = "rtl",
                  res_type: str = "lut", fifo_depth: int = DEFAULT_FIFO_DEPTH,
                  io_profile: str | None = None, interconnect: bool = True,
-                 beyond_finn: bool = True) -> None:
+                 beyond_finn: bool = True, toolflow: str = "finn") -> None:
         self.device = get_device(device)
         clk = self.device.clock_mhz if clock_mhz is None else clock_mhz
         self.clock_mhz = _check_positive("clock_mhz", clk)
@@ -306,6 +306,9 @@ class FinnCostModel(CostModel):
                 raise InputError(key, f"got {value!r}", [True, False])
         self.interconnect = interconnect
         self.beyond_finn = beyond_finn
+        if toolflow not in TOOLFLOWS:
+            raise InputError("toolflow", f"unknown value {toolflow!r}", TOOLFLOWS)
+        self.toolflow = toolflow
         self.io: IOProfile = get_profile(io_profile, self.device)
 
     @classmethod
@@ -324,14 +327,14 @@ class FinnCostModel(CostModel):
         return {"lut_variant": self.lut_variant, "weight_mem": self.weight_mem,
                 "swg_impl": self.swg_impl, "res_type": self.res_type,
                 "interconnect": self.interconnect, "fifo_depth": self.fifo_depth,
-                "beyond_finn": self.beyond_finn,
+                "beyond_finn": self.beyond_finn, "toolflow": self.toolflow,
                 "io_profile": self.io.name}
 
     @property
     def lowering_settings(self) -> Settings:
         """What the lowering's nodes depend on."""
         return Settings(self.lut_variant, self.weight_mem, self.swg_impl, self.res_type,
-                        self.fifo_depth, self.interconnect, self.beyond_finn)
+                        self.fifo_depth, self.interconnect, self.beyond_finn, self.toolflow)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, FinnCostModel) and self.device == other.device

@@ -75,6 +75,8 @@ DEFAULT_RES_TYPE = "lut"
 DEFAULT_MEM_MODE = "internal_decoupled"
 #: ops the lowering has rules for
 LOWERED_OPS = ("conv", "dwconv", "maxpool", "fc")
+#: the tool flows whose engines the lowering knows (:func:`finn_types`)
+TOOLFLOWS = ("finn", "bnn-pynq")
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,14 @@ class Settings:
     #: price what FINN's estimate leaves out and real builds contain (LUTRAM weights);
     #: ``False``: FINN's own estimate, node by node
     beyond_finn: bool = True
+    #: whose engines: ``finn`` (finn-plus, what this toolkit exports to) or ``bnn-pynq``
+    #: (BNN-PYNQ's hand-written HLS builds, for pricing its published designs)
+    toolflow: str = "finn"
 
     def __post_init__(self) -> None:
         for key, accepted in (("lut_variant", LUT_VARIANTS), ("weight_mem", WEIGHT_MEMORIES),
-                              ("swg_impl", SWG_IMPLS), ("res_type", RES_TYPES)):
+                              ("swg_impl", SWG_IMPLS), ("res_type", RES_TYPES),
+                              ("toolflow", TOOLFLOWS)):
             if getattr(self, key) not in accepted:
                 raise InputError(key, f"unknown value {getattr(self, key)!r}", accepted)
 
@@ -259,23 +265,26 @@ def input_parallelism(layer: LayerSpec, x: Choice) -> Any:
     return x.simd
 
 
-def finn_types(weight_bits: Any, in_bits: Any) -> tuple[Any, Any]:
-    """``(weight bits, input signed)`` of the matrix engine FINN builds (``bench/FINN_PARITY.md``,
-    finn-plus 1.6.1's data types after streamlining):
+def finn_types(weight_bits: Any, in_bits: Any, toolflow: str = "finn") -> tuple[Any, Any]:
+    """``(weight bits, input signed)`` of the matrix engine the tool flow builds
+    (``bench/finn_parity.json``: finn-plus 1.6.1's data types after streamlining):
 
     * 1-bit weights on 1-bit (bipolar) inputs: XNOR-popcount (``binaryXnorMode``), the inputs
       recast to unsigned ``BINARY``;
-    * 1-bit (bipolar) weights on wider inputs: FINN has no binary x integer engine and stores
-      the weights as ``INT2`` - twice the weight memory and MAC width;
+    * 1-bit (bipolar) weights on wider inputs: finn-plus stores them as ``INT2`` - twice the
+      weight memory and MAC width; BNN-PYNQ's hand-written HLS (``toolflow = "bnn-pynq"``)
+      keeps them at 1 bit (finn-hlslib's ``Recast<Binary>`` weights);
     * otherwise the bits as given; 1-bit inputs are bipolar, hence signed.
     """
     xnor = (weight_bits == 1) & (in_bits == 1)
-    w = where((weight_bits == 1) & (in_bits > 1), 2, weight_bits)
+    w = weight_bits
+    if toolflow == "finn":
+        w = where((weight_bits == 1) & (in_bits > 1), 2, weight_bits)
     return w, (in_bits == 1) & ~xnor if is_array(xnor) else (in_bits == 1 and not xnor)
 
 
 def _mvau(layer: LayerSpec, x: Choice, a: Any, s: Settings) -> MVAU:
-    w, signed = finn_types(x.weight_bits, a)
+    w, signed = finn_types(x.weight_bits, a, s.toolflow)
     return MVAU(layer.mw, layer.mh, x.pe, x.simd, w, a, x.act_bits,
                 n_vectors=layer.n_vectors, in_signed=signed, lut_variant=s.lut_variant,
                 weight_mem=s.weight_mem, res_type=s.res_type)
@@ -335,7 +344,7 @@ def _lower_dwconv(l: LayerSpec, x: Choice, stream: Stream, s: Settings) -> Layer
                                                 s.swg_impl, depthwise=True,
                                                 parallel_window=par),
                       n, n, "ConvolutionInputGenerator", "rtl", _swg_attrs(x.pe, par)))
-    w, signed = finn_types(x.weight_bits, a)
+    w, signed = finn_types(x.weight_bits, a, s.toolflow)
     vvau = VVAU(l.in_channels, l.kernel, l.out_h, l.out_w, x.pe, x.simd, w, a,
                 x.act_bits, in_signed=signed, lut_variant=s.lut_variant, res_type=s.res_type,
                 lutram_weights=s.beyond_finn)

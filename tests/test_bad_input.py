@@ -364,6 +364,8 @@ ESTIMATE_CASES = [
     Case("estimate-unknown-device", lambda ws: ["estimate", ws.net(), "--device", "pynq-z9"],
          "device"),
     Case("estimate-empty-device", lambda ws: ["estimate", ws.net(), "--device", ""], "device"),
+    Case("estimate-unknown-toolflow", lambda ws: ["estimate", ws.net(), "--toolflow", "hls"],
+         "toolflow"),
     Case("estimate-calibrated-other-lut-variant", lambda ws: [
         "estimate", ws.net(), "--lut-variant", "finn2022", "--calibrated"], "lut_variant"),
     Case("estimate-clock-zero", lambda ws: ["estimate", ws.net(), "--clock-mhz", "0"],

@@ -57,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="host/DMA path capping frames/s: finn-pynq | bnn-pynq | none (default: "
                         "finn-pynq on Zynq boards, none otherwise), fitted per board family "
                         "on measured frame rates (hw_models/io_cap.py)")
+    p.add_argument("--toolflow", default="finn", choices=None,
+                   help="whose engines to price: finn (finn-plus, what this toolkit exports to; "
+                        "default) | bnn-pynq (BNN-PYNQ's hand-written HLS, for its published "
+                        "builds: 1-bit weights stay 1-bit on wider inputs)")
     p.add_argument("--json", action="store_true", help="print the cost report as JSON")
     p.add_argument("--calibrated", nargs="?", const="", default=None, metavar="MODEL.json",
                    help="report the calibrated LUT/BRAM18 as the totals (`codesign calibrate`; "
@@ -132,7 +136,7 @@ def format_bands(bands: dict) -> str:
 def model_options(args: argparse.Namespace) -> dict:
     """The interconnect and I/O settings of ``FinnCostModel`` from the command line."""
     return {"fifo_depth": args.fifo_depth, "interconnect": not args.no_interconnect,
-            "beyond_finn": not args.no_interconnect,
+            "beyond_finn": not args.no_interconnect, "toolflow": args.toolflow,
             "io_profile": args.io_profile, "weight_mem": args.weight_mem}
 
 

@@ -83,3 +83,19 @@ def test_view_totals_within_the_accumulator_narrowing():
         lut = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec).lut
         rel = lut / case["finn_lut"] - 1
         assert 0 <= rel <= (0.08 if name == "dwconv" else 0.01), (name, rel)
+
+
+def test_toolflow_bnn_pynq_keeps_binary_weights_on_wider_inputs():
+    """finn-plus stores 1-bit weights on multi-bit inputs as INT2 (pinned above); BNN-PYNQ's
+    hand-written HLS keeps them at 1 bit, which its published LFC-W1A2 BRAM count shows."""
+    case = CASES["cnv_w1a2"]
+    spec = NetworkSpec.from_dict(case["network"])
+    finn = FinnCostModel.finn_view("pynq-z1", 100).estimate(spec)
+    bnn = FinnCostModel.finn_view("pynq-z1", 100, toolflow="bnn-pynq").estimate(spec)
+    assert bnn.bram18 < finn.bram18 and bnn.lut < finn.lut
+    w1a1 = FinnCostModel.finn_view("pynq-z1", 100).estimate(
+        NetworkSpec.from_dict(CASES["cnv_w1a1"]["network"]))
+    # XNOR layers are the same in both flows
+    assert [l.lut for l in w1a1.layers] == [l.lut for l in FinnCostModel.finn_view(
+        "pynq-z1", 100, toolflow="bnn-pynq").estimate(
+        NetworkSpec.from_dict(CASES["cnv_w1a1"]["network"])).layers]
