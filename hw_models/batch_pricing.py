@@ -80,6 +80,11 @@ class _Axis:
     def index(self, v: np.ndarray) -> np.ndarray:
         return self.index_of.take(v)
 
+    def outside(self, v: np.ndarray) -> np.ndarray:
+        """Where ``v`` is not one of the values."""
+        top = len(self.index_of) - 1
+        return (v < 0) | (v > top) | (self.index_of.take(np.clip(v, 0, top)) < 0)
+
 
 class _Table:
     """Costs over the cartesian product of some axes, filled on demand.
@@ -95,6 +100,7 @@ class _Table:
         self.fill = fill
         self.values = np.zeros((len(fields), self.size), dtype=_I)
         self.filled = np.zeros(self.size, dtype=bool)
+        self.nonzero = np.zeros(len(fields), dtype=bool)  # fields that are not all zero
 
     def key(self, *vals: np.ndarray) -> np.ndarray:
         k = self.axes[0].index(vals[0])
@@ -113,7 +119,9 @@ class _Table:
             for f, v in enumerate(got):
                 self.values[f, todo] = np.broadcast_to(np.asarray(v, dtype=_I), todo.shape)
             self.filled[todo] = True
-        return self.values.take(key, axis=1)
+            self.nonzero = self.values.any(axis=1)
+        # a field that is zero everywhere (e.g. DSP with LUT multipliers) is not gathered
+        return [row.take(key) if nz else 0 for row, nz in zip(self.values, self.nonzero)]
 
 
 def _price_nodes(nodes: Sequence[Node], n: int) -> list[np.ndarray]:
@@ -243,10 +251,12 @@ class BatchPricer:
             if bad.any():
                 fail("act_bits", j, bad, f"must be in {lo}..{MAX_BITS} (0 = no activation, only "
                      "on a compute layer that ends the network)")
-            bad = rule.bad_pe(spec, pe)
+            # the legal values are the rule's own (the axes are built from fpga.folding.RULES);
+            # a lookup is cheaper than the rule's division on every candidate
+            bad = self._pe_axis[j].outside(pe)
             if bad.any():
                 fail("pe", j, bad, f"PE must divide {rule.pe_dim(spec)}", rule.pe_options(spec))
-            bad = rule.bad_simd(spec, simd, pw)
+            bad = self._simd_axis[j].outside(simd)
             if bad.any():
                 fail("simd", j, bad, f"SIMD must divide {rule.simd_dims(spec)}",
                      rule.simd_options(spec, pw))
@@ -415,7 +425,7 @@ class BatchPricer:
         shell = shell_for(self.model.device) if s.beyond_finn else None
         room = self.model.device.bram18 - (shell.bram18 if shell is not None else 0)
         if s.beyond_finn and (demand > room).any():
-            sp = spill_weights(demand, room, mem_b, mem_l)
+            sp = spill_weights(demand, room, mem_b, mem_l, which=per is not None)
             totals[0] += sp.lut
             totals[1] -= sp.bram18
             if per is not None:

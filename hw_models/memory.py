@@ -29,31 +29,40 @@ class Spill:
 
     lut: np.ndarray
     bram18: np.ndarray
-    moved: np.ndarray
+    moved: np.ndarray | None
 
 
-def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: Any) -> Spill:
+def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: Any,
+                  which: bool = True) -> Spill:
     """Move weight memories to LUTRAM until ``total_bram18 - freed <= capacity``.
 
     ``total_bram18``: ``(n,)`` the design's RAMB18 demand; ``mem_bram18`` / ``mem_lut``:
     ``(n, m)`` each movable memory's RAMB18 and its LUTs as LUTRAM (0 RAMB18: not movable).
     Memories move in order of LUTs per RAMB18 freed (ties: the earlier layer first), each while
     the demand still exceeds the capacity, so the last one moved may leave some slack.
+    ``which=False`` skips ``moved`` (the totals alone are cheaper).
     """
     total = np.atleast_1d(np.asarray(total_bram18, dtype=np.int64))
     b = np.atleast_2d(np.asarray(mem_bram18, dtype=np.int64))
     lut = np.atleast_2d(np.asarray(mem_lut, dtype=np.int64))
     n, m = b.shape
     need = total - capacity
-    if m == 0 or not (need > 0).any():
-        zero = np.zeros(n, dtype=np.int64)
-        return Spill(zero, zero, np.zeros((n, m), dtype=bool))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(b > 0, lut / np.maximum(b, 1), np.inf)
+    add_lut = np.zeros(n, dtype=np.int64)
+    freed = np.zeros(n, dtype=np.int64)
+    moved = np.zeros((n, m), dtype=bool) if which else None
+    rows = np.flatnonzero(need > 0)  # only the designs over the capacity move anything
+    if m == 0 or rows.size == 0:
+        return Spill(add_lut, freed, moved)
+    b, lut = b[rows], lut[rows]
+    ratio = np.where(b > 0, lut / np.maximum(b, 1), np.inf)
     order = np.argsort(ratio, axis=1, kind="stable")
     b_sorted = np.take_along_axis(b, order, axis=1)
     freed_before = np.cumsum(b_sorted, axis=1) - b_sorted
-    move_sorted = (b_sorted > 0) & (freed_before < need[:, None])
-    moved = np.zeros((n, m), dtype=bool)
-    np.put_along_axis(moved, order, move_sorted, axis=1)
-    return Spill((lut * moved).sum(axis=1), (b * moved).sum(axis=1), moved)
+    move_sorted = (b_sorted > 0) & (freed_before < need[rows, None])
+    add_lut[rows] = (np.take_along_axis(lut, order, axis=1) * move_sorted).sum(axis=1)
+    freed[rows] = (b_sorted * move_sorted).sum(axis=1)
+    if moved is not None:
+        sub = np.zeros_like(move_sorted)
+        np.put_along_axis(sub, order, move_sorted, axis=1)
+        moved[rows] = sub
+    return Spill(add_lut, freed, moved)
