@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from hw_models.batch_pricing import BatchPricer
 from hw_models.cost import FinnCostModel
