@@ -63,6 +63,8 @@ _I = np.int64
 _FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit", "in_par", "out_par", "out_bits",
            "mem_bram18", "mem_lut")
 _LINK_FIELDS = ("lut", "bram18", "dsp", "uram", "cycles", "crit")
+#: fields kept in int64 in the tables (the others fit int32)
+_WIDE = ("cycles", "crit")
 
 
 # ------------------------------------------------------------------ lookup structures
@@ -90,7 +92,8 @@ class _Table:
     """Costs over the cartesian product of some axes, filled on demand.
 
     ``fill(*values)`` gets one array per axis (the choices still missing) and returns one
-    array per field; :meth:`lookup` gives each field for every candidate."""
+    array per field; :meth:`lookup` gives each field for every candidate.  Fields are stored
+    as int32 (half the memory to gather), cycles as int64 (a slow layer can exceed 2^31)."""
 
     def __init__(self, axes: Sequence[_Axis], fill: Callable[..., Sequence[Any]],
                  fields: Sequence[str]) -> None:
@@ -98,9 +101,10 @@ class _Table:
         self.shape = tuple(len(a) for a in axes)
         self.size = int(np.prod(self.shape))
         self.fill = fill
-        self.values = np.zeros((len(fields), self.size), dtype=_I)
+        self.values = [np.zeros(self.size, dtype=_I if f in _WIDE else np.int32)
+                       for f in fields]
         self.filled = np.zeros(self.size, dtype=bool)
-        self.nonzero = np.zeros(len(fields), dtype=bool)  # fields that are not all zero
+        self.nonzero = [False] * len(fields)  # fields that are not all zero
 
     def key(self, *vals: np.ndarray) -> np.ndarray:
         k = self.axes[0].index(vals[0])
@@ -117,9 +121,12 @@ class _Table:
             idx = np.unravel_index(todo, self.shape)
             got = self.fill(*(a.values[i] for a, i in zip(self.axes, idx)))
             for f, v in enumerate(got):
-                self.values[f, todo] = np.broadcast_to(np.asarray(v, dtype=_I), todo.shape)
+                v = np.broadcast_to(np.asarray(v, dtype=_I), todo.shape)
+                if self.values[f].dtype != _I and v.size and int(v.max()) >= 2 ** 31:
+                    self.values[f] = self.values[f].astype(_I)  # never silently wrap
+                self.values[f][todo] = v
             self.filled[todo] = True
-            self.nonzero = self.values.any(axis=1)
+            self.nonzero = [bool(row.any()) for row in self.values]
         # a field that is zero everywhere (e.g. DSP with LUT multipliers) is not gathered
         return [row.take(key) if nz else 0 for row, nz in zip(self.values, self.nonzero)]
 

@@ -38,7 +38,8 @@ def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: An
 
     ``total_bram18``: ``(n,)`` the design's RAMB18 demand; ``mem_bram18`` / ``mem_lut``:
     ``(n, m)`` each movable memory's RAMB18 and its LUTs as LUTRAM (0 RAMB18: not movable).
-    Memories move in order of LUTs per RAMB18 freed (ties: the earlier layer first), each while
+    Memories move in order of LUTs per RAMB18 freed (to 1/1024 LUT; ties: the earlier layer
+    first), each while
     the demand still exceeds the capacity, so the last one moved may leave some slack.
     ``which=False`` skips ``moved`` (the totals alone are cheaper).
     """
@@ -54,12 +55,16 @@ def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: An
     if m == 0 or rows.size == 0:
         return Spill(add_lut, freed, moved)
     b, lut = b[rows], lut[rows]
-    ratio = np.where(b > 0, lut / np.maximum(b, 1), np.inf)
-    order = np.argsort(ratio, axis=1, kind="stable")
-    b_sorted = np.take_along_axis(b, order, axis=1)
+    # order key: LUTs per RAMB18 in 1/1024 steps, then the memory's index, all distinct, so a
+    # plain (unstable, faster) sort gives the stable order; immovable memories (0 RAMB18) last
+    per = (lut << 10) // np.maximum(b, 1)
+    key = np.where(b > 0, per, np.iinfo(np.int64).max >> 8) * m + np.arange(m)
+    order = np.argsort(key, axis=1)
+    packed = np.take_along_axis((lut << 24) | b, order, axis=1)  # one gather for both
+    b_sorted, lut_sorted = packed & ((1 << 24) - 1), packed >> 24
     freed_before = np.cumsum(b_sorted, axis=1) - b_sorted
     move_sorted = (b_sorted > 0) & (freed_before < need[rows, None])
-    add_lut[rows] = (np.take_along_axis(lut, order, axis=1) * move_sorted).sum(axis=1)
+    add_lut[rows] = (lut_sorted * move_sorted).sum(axis=1)
     freed[rows] = (b_sorted * move_sorted).sum(axis=1)
     if moved is not None:
         sub = np.zeros_like(move_sorted)
