@@ -13,7 +13,11 @@ from codesign.data import DATASETS
 from codesign.supernet.plan import SCHEMES
 
 SCHEMA = 1
-STRATEGIES = ("nsga2", "random")
+def strategies() -> list[str]:
+    """The registered search strategies (``codesign.search.strategies``)."""
+    from codesign.search.strategies import list_strategies
+
+    return list_strategies()
 #: fields that may differ between the runs of one search (see SearchRequest.differences)
 RESUMABLE_FIELDS = ("trials", "data_dir", "out", "train_device")
 SUPERNETS = SCHEMES  # the weight-sharing schemes (codesign.supernet.plan)
@@ -98,8 +102,8 @@ class SearchRequest:
             check_few_shot(self.epochs, self.warmup_epochs, self.few_shot_splits)
         if self.train_device not in TRAIN_DEVICES:
             raise InputError("train-device", f"got {self.train_device!r}", TRAIN_DEVICES)
-        if self.strategy not in STRATEGIES:
-            raise InputError("strategy", f"unknown strategy {self.strategy!r}", STRATEGIES)
+        if self.strategy not in strategies():
+            raise InputError("strategy", f"unknown strategy {self.strategy!r}", strategies())
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError("seed", f"got {self.seed!r}", ["an integer >= 0"])
         _positive("lr", self.lr)
@@ -127,16 +131,9 @@ class SearchRequest:
 
         A search with a latency table targets a CPU/GPU: only the FPGA budgets given explicitly
         apply then (both kinds of budget apply when both are given)."""
-        dev = get_device(self.device)
-        if self.latency_table:
-            b = {k: float(v) for k, v in (("lut", self.max_lut), ("bram18", self.max_bram18),
-                                          ("dsp", self.max_dsp)) if v}
-        else:
-            b = {"lut": self.max_lut or dev.lut, "bram18": self.max_bram18 or dev.bram18,
-                 "dsp": self.max_dsp or dev.dsp}
-        if self.min_fps:
-            b["fps"] = float(self.min_fps)
-        return b
+        from codesign.search.constraints import as_budgets, constraints_from
+
+        return as_budgets(constraints_from(self))
 
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{Path(self.out).resolve() / 'study.db'}"

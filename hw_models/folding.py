@@ -500,7 +500,14 @@ def check_fits(spec: NetworkSpec, model: "FinnCostModel", folded: NetworkSpec,
     least = min_resources(spec, model, budget)
     r = over[0]
     used, cap, cheapest = getattr(report, r), getattr(dev, r), least[r]
-    if cheapest > cap:
+    demand = getattr(report, "bram18_demand", None)
+    if getattr(report, "spilled", ()) and demand is not None:
+        moved = sum(x["lut"] for x in report.spilled)
+        why = (f"the optimum needs {demand:,} BRAM18 (capacity {dev.bram18:,}); "
+               f"{len(report.spilled)} weight memories spill to LUTRAM for {moved:,} LUT, "
+               f"which puts it at {report.lut:,} LUT (capacity {dev.lut:,}): lower the target "
+               "or the bits, or use a larger device")
+    elif cheapest > cap:
         why = (f"no folding meeting the target fits: the cheapest uses {cheapest:,} {r.upper()} "
                f"(capacity {cap:,})")
     else:

@@ -39,8 +39,8 @@ def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: An
     ``total_bram18``: ``(n,)`` the design's RAMB18 demand; ``mem_bram18`` / ``mem_lut``:
     ``(n, m)`` each movable memory's RAMB18 and its LUTs as LUTRAM (0 RAMB18: not movable).
     Memories move in order of LUTs per RAMB18 freed (to 1/1024 LUT; ties: the earlier layer
-    first), each while
-    the demand still exceeds the capacity, so the last one moved may leave some slack.
+    first), each while the demand still exceeds the capacity; then those moved that fit the
+    slack the last one left move back, the most LUTs per RAMB18 first.
     ``which=False`` skips ``moved`` (the totals alone are cheaper).
     """
     total = np.atleast_1d(np.asarray(total_bram18, dtype=np.int64))
@@ -64,6 +64,13 @@ def spill_weights(total_bram18: Any, capacity: int, mem_bram18: Any, mem_lut: An
     b_sorted, lut_sorted = packed & ((1 << 24) - 1), packed >> 24
     freed_before = np.cumsum(b_sorted, axis=1) - b_sorted
     move_sorted = (b_sorted > 0) & (freed_before < need[rows, None])
+    # the last one moved may free more than needed: move back those that fit the slack, the
+    # most LUTs per RAMB18 first (they save the most LUTs for the block RAM they take)
+    slack = (b_sorted * move_sorted).sum(axis=1) - need[rows]
+    for j in range(m - 1, -1, -1):
+        back = move_sorted[:, j] & (b_sorted[:, j] <= slack)
+        move_sorted[:, j] &= ~back
+        slack -= np.where(back, b_sorted[:, j], 0)
     add_lut[rows] = (lut_sorted * move_sorted).sum(axis=1)
     freed[rows] = (b_sorted * move_sorted).sum(axis=1)
     if moved is not None:

@@ -9,7 +9,7 @@ import math
 from fpga.errors import InputError
 
 from codesign.data import DATASETS
-from codesign.request import SUPERNETS, TRAIN_DEVICES
+from codesign.request import SUPERNETS, TRAIN_DEVICES, strategies
 from codesign.spaces.base import list_spaces
 
 
@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=2, help="supernet training epochs")
     p.add_argument("--trials", type=int, default=40, help="search trials (priced candidates)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strategy", default="nsga2", help="nsga2 | random")
+    p.add_argument("--strategy", default="nsga2",
+                   help="search strategy: " + " | ".join(strategies()) + " (default nsga2)")
     p.add_argument("--population", type=int, default=16, help="NSGA-II population size")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--val-size", type=int, default=5000,

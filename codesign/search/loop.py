@@ -36,6 +36,7 @@ from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
 from codesign.rundir import (PARETO_FILE, REQUEST_FILE, STUDY_FILE, RunLock,
                              check_sqlite_file, load_pareto)
+from codesign.search.constraints import as_budgets, constraints_from, violations
 from codesign.search.study import TrialStore
 from codesign.search.pareto import (FPGA_OBJECTIVES, LATENCY_OBJECTIVES, best, knee, mark_front,
                                     plot_pareto, write_pareto)
@@ -69,7 +70,9 @@ class Pricer:
         self.space = space
         self.request = request
         self.model = FinnCostModel(get_device(request.device), clock_mhz=request.clock)
-        self.budgets = request.budgets()
+        #: the budgets, as a typed list built once (codesign.search.constraints)
+        self.constraints = constraints_from(request)
+        self.budgets = as_budgets(self.constraints)
         self.latency = None  # the latency-table cost model when the request targets a CPU/GPU
         if request.latency_table:
             from hw_models.latency_table import LatencyTableModel
@@ -116,28 +119,27 @@ class Pricer:
 
     def _priced(self, spec: NetworkSpec) -> Priced:
         report = self.model.estimate(spec)
-        b = self.budgets
-        viol = report.violations(max_lut=b.get("lut"), max_bram18=b.get("bram18"),
-                                 max_dsp=b.get("dsp"), min_fps=b.get("fps"))
+        metrics = {"lut": report.lut, "bram18": report.bram18, "dsp": report.dsp,
+                   "fps": report.fps}
         cost = report.to_dict()
         if self.latency is not None:
             lat = self.latency.estimate(spec)
             cost["latency"] = lat.to_dict()
-            viol.update(lat.violations(self.request.max_latency_ms))
-        return Priced(spec, cost, {k: float(v) for k, v in viol.items()})
+            metrics["latency_ms"] = lat.latency_ms
+        return Priced(spec, cost, violations(self.constraints, metrics))
 
 
 def check_budgets_reachable(pricer: Pricer) -> None:
     """Refuse a request no design in the space can meet, naming the budget and the cheapest cost."""
     p = pricer.cheapest()
     t, req = p.cost["totals"], pricer.request
-    flags = {"lut": "max-lut", "bram18": "max-bram18", "dsp": "max-dsp", "fps": "min-fps"}
+    by_metric = {c.metric: c for c in pricer.constraints}
     # the frame rate first: if it cannot be met, no LUT budget would help
     for key, v in sorted(p.violations.items(), key=lambda kv: kv[0] != "fps"):
-        if v > 0 and key in flags:  # latency_ms: codesign.latency.check_latency_target
-            flag = flags.get(key, key)
+        if v > 0 and key != "latency_ms":  # latency: codesign.latency.check_latency_target
+            flag = by_metric[key].flag
             have = p.cost["fps"] if key == "fps" else t[key]
-            limit = pricer.budgets.get(key)
+            limit = by_metric[key].limit
             raise InputError(
                 flag, f"no design in space '{pricer.space.name}' can meet {flag} {limit:g}: the "
                 f"cheapest one (smallest architecture, lowest bits, cheapest folding for "
@@ -435,7 +437,7 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
                                   "evaluated": sum(bool(t.user_attrs.get("evaluated"))
                                                    for t in completed)},
                           **latency_extra)
-    budgets = request.budgets()
+    budgets = pricer.budgets
     if pricer.latency is not None:
         from codesign.search.compare import plot_fronts
         plot_fronts(run_dir / "pareto.png", [(run_dir.name, pareto)], "latency_ms",

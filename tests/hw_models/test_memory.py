@@ -25,14 +25,17 @@ def _cnv(w: int, a: int) -> NetworkSpec:
 
 
 def test_spill_moves_cheapest_lut_per_bram_first_until_it_fits():
-    # demand 100 over a capacity of 60: memories of 30 RAMB18 at 10 LUT/RAMB18 and 20 at 5
-    # LUT/RAMB18 move (in that order: 5 first), the 1-LUT/RAMB18 one too; the 50-RAMB18 one
-    # at 100 LUT/RAMB18 stays
+    # demand 100 over a capacity of 60: in order of LUT/RAMB18 the 5-RAMB18 memory (1), the
+    # 20 (5) and the 30 (10) move, freeing 55 of the 40 needed; the 5-RAMB18 one then fits the
+    # slack of 15 and moves back. The 50-RAMB18 one at 100 LUT/RAMB18 never moves.
     sp = spill_weights([100, 50], 60, [[30, 20, 50, 5], [30, 20, 50, 5]],
                        [[300, 100, 5000, 5], [300, 100, 5000, 5]])
-    assert sp.moved[0].tolist() == [True, True, False, True]
-    assert sp.bram18.tolist() == [55, 0] and sp.lut.tolist() == [405, 0]
+    assert sp.moved[0].tolist() == [True, True, False, False]
+    assert sp.bram18.tolist() == [50, 0] and sp.lut.tolist() == [400, 0]
     assert not sp.moved[1].any()  # already fits: nothing moves
+    # one big memory must go: the small ones moved before it come back
+    sp = spill_weights([848], 278, [[2, 800, 46]], [[64, 200_000, 3_000]])
+    assert sp.moved[0].tolist() == [False, True, False]
 
 
 def test_model_spills_and_reports_what_moved():
