@@ -25,3 +25,27 @@ def test_unknown_strategy():
     with pytest.raises(InputError) as e:
         get_strategy("bogus")
     assert "nsga2" in str(e.value)
+
+
+def test_mdl_rule_favours_fewer_tries_with_higher_reward():
+    from codesign.search.strategies.mdl import mdl_probabilities
+
+    # b: tried once, scored 0.9; a: tried three times, 0.5; c: never tried (explored first)
+    p = mdl_probabilities(["a", "b", "c"], ["a", "a", "a", "b"], [0.5, 0.5, 0.5, 0.9],
+                          round_size=4)
+    assert p[2] > p[1] > p[0] and abs(p.sum() - 1) < 1e-12
+    assert p.min() >= 0.02 / 3 - 1e-12
+    assert (mdl_probabilities([1], [1], [0.0]) == 1).all()
+
+
+def test_mdl_learns_the_rewarded_choice():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=get_strategy("mdl").sampler(seed=1, population=8))
+    for _ in range(120):
+        t = study.ask()
+        x = t.suggest_categorical("x", [0, 1, 2, 3, 4, 5])
+        t.set_constraint("budget", -1.0)
+        study.tell(t, [1.0 if x == 4 else 0.1 * x, 1.0])
+    late = [t.params["x"] for t in study.trials[-40:]]
+    assert late.count(4) > 40 / 6 * 1.5  # well above the uniform share
