@@ -215,12 +215,13 @@ def test_cnv_l_few_shot_search_and_export(toy_idx_dir, tmp_path):
     assert (exp / "model.qcdq.onnx").is_file() != one_bit
 
 
-def test_search_with_the_mdl_strategy(toy_idx_dir, tmp_path):
+@pytest.mark.parametrize("strategy", ["mdl", "predictor"])
+def test_search_with_a_learning_strategy(toy_idx_dir, tmp_path, strategy):
     """Every registered strategy drives the real loop: MDL's draws after the first generation
     come from its learned multinomials, priced and scored like any other trial."""
     out = tmp_path / "run"
     assert _search(out, toy_idx_dir, "--max-lut", "30000", "--min-fps", "10000",
-                   "--trials", "10", "--strategy", "mdl") == 0
+                   "--trials", "10", "--strategy", strategy) == 0
     d = json.loads((out / "pareto.json").read_text())
-    assert d["request"]["strategy"] == "mdl" and d["trials"]["completed"] == 10
+    assert d["request"]["strategy"] == strategy and d["trials"]["completed"] == 10
     assert any(x["feasible"] for x in d["designs"])
