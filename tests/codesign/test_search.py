@@ -215,7 +215,7 @@ def test_cnv_l_few_shot_search_and_export(toy_idx_dir, tmp_path):
     assert (exp / "model.qcdq.onnx").is_file() != one_bit
 
 
-@pytest.mark.parametrize("strategy", ["mdl", "predictor"])
+@pytest.mark.parametrize("strategy", ["mdl", "predictor", "rl"])
 def test_search_with_a_learning_strategy(toy_idx_dir, tmp_path, strategy):
     """Every registered strategy drives the real loop: MDL's draws after the first generation
     come from its learned multinomials, priced and scored like any other trial."""

@@ -50,4 +50,4 @@ def get_strategy(name: str) -> SearchStrategy:
 
 
 def _load_builtin() -> None:
-    from codesign.search.strategies import mdl, nsga2, predictor, random  # noqa: F401
+    from codesign.search.strategies import mdl, nsga2, predictor, random, rl  # noqa: F401
