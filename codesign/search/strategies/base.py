@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from typing import Any, Callable
 
 import optuna
 
@@ -47,6 +47,29 @@ def get_strategy(name: str) -> SearchStrategy:
     if name not in _STRATEGIES:
         raise InputError("strategy", f"unknown strategy {name!r}", sorted(_STRATEGIES))
     return _STRATEGIES[name]()
+
+
+class CategoricalRelativeSampler(optuna.samplers.BaseSampler):
+    """Base of the learning samplers that propose a whole candidate at once: the relative
+    search space is the categorical slots every completed trial has; anything else (the first
+    trials, a non-categorical parameter) is drawn uniformly.  Subclasses implement
+    :meth:`sample_relative`."""
+
+    def __init__(self, seed: int) -> None:
+        self._fallback = optuna.samplers.RandomSampler(seed=seed)
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: Any
+                                    ) -> dict[str, Any]:
+        from optuna.distributions import CategoricalDistribution
+        from optuna.trial import TrialState
+
+        space = optuna.search_space.intersection_search_space(
+            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        return {k: v for k, v in space.items() if isinstance(v, CategoricalDistribution)}
+
+    def sample_independent(self, study: optuna.Study, trial: Any, param_name: str,
+                           param_distribution: Any) -> Any:
+        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
 
 def _load_builtin() -> None:

@@ -29,7 +29,8 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from codesign.search.strategies.base import SearchStrategy, register_strategy
+from codesign.search.strategies.base import (CategoricalRelativeSampler, SearchStrategy,
+                                             register_strategy)
 from codesign.search.strategies.mdl import _reward
 
 
@@ -54,22 +55,16 @@ def _predict(w: np.ndarray, X: np.ndarray) -> np.ndarray:
     return np.hstack([X, np.ones((len(X), 1))]) @ w
 
 
-class PredictorSampler(optuna.samplers.BaseSampler):
+class PredictorSampler(CategoricalRelativeSampler):
     """Proposes the mutation a ridge predictor rates best (categorical slots)."""
 
     def __init__(self, seed: int, warmup: int, n_candidates: int = 64,
                  explore: float = 0.1) -> None:
         self._rng = np.random.RandomState(seed)
-        self._fallback = optuna.samplers.RandomSampler(seed=seed)
+        super().__init__(seed)
         self._warmup = max(2, warmup)
         self._n = n_candidates
         self._explore = explore
-
-    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial
-                                    ) -> dict[str, BaseDistribution]:
-        space = optuna.search_space.intersection_search_space(
-            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        return {k: v for k, v in space.items() if isinstance(v, CategoricalDistribution)}
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
@@ -110,10 +105,6 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         if w_acc is not None:
             score = score + _predict(w_acc, C)
         return children[int(np.argmax(score))]
-
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
 
 @register_strategy("predictor")

@@ -27,11 +27,12 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from codesign.search.strategies.base import SearchStrategy, register_strategy
+from codesign.search.strategies.base import (CategoricalRelativeSampler, SearchStrategy,
+                                             register_strategy)
 from codesign.search.strategies.mdl import _reward
 
 
-class RLSampler(optuna.samplers.BaseSampler):
+class RLSampler(CategoricalRelativeSampler):
     """REINFORCE over categorical slots with an LSTM controller (relative sampling)."""
 
     def __init__(self, seed: int, warmup: int, monas: bool = False, hidden: int = 32,
@@ -40,7 +41,7 @@ class RLSampler(optuna.samplers.BaseSampler):
         self._warmup = warmup
         self._monas = monas
         self._hidden, self._lr = hidden, lr
-        self._fallback = optuna.samplers.RandomSampler(seed=seed)
+        super().__init__(seed)
         self._names: list[str] | None = None
         self._net: Any = None
         self._seen = 0
@@ -107,12 +108,6 @@ class RLSampler(optuna.samplers.BaseSampler):
         self._seen = len(done)
 
     # --- Optuna's sampler interface
-    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial
-                                    ) -> dict[str, BaseDistribution]:
-        space = optuna.search_space.intersection_search_space(
-            study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        return {k: v for k, v in space.items() if isinstance(v, CategoricalDistribution)}
-
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -127,10 +122,6 @@ class RLSampler(optuna.samplers.BaseSampler):
         with torch.no_grad():
             picks, _ = self._run()
         return {n: self._choices[i][a] for i, (n, a) in enumerate(zip(self._names, picks))}
-
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: BaseDistribution) -> Any:
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
 
 
 @register_strategy("rl")
