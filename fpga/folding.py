@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from math import gcd
 from typing import Any, Callable
 
 
@@ -186,15 +185,3 @@ def folding_error(layer: Any, pe: int | None, simd: int | None,
                 f"generator, i.e. PE = {layer.in_channels} (all channels); got PE {pe}",
                 (1, f"any divisor of {_mw(layer)} with PE = {layer.in_channels}"))
     return None
-
-
-# ---------------------------------------------------------------- MVAU helpers
-def mvau_simd_options(mw: int, c_in: int | None = None) -> tuple[int, ...]:
-    """Legal MVAU SIMD values without the parallel-window generator: divisors of ``MW``, and
-    of ``C_in`` for a conv (its generator shares the SIMD)."""
-    return divisors(mw if c_in is None else gcd(mw, c_in))
-
-
-def mvau_pe_options(mh: int) -> tuple[int, ...]:
-    """Legal MVAU PE values: divisors of ``MH`` (output channels / neurons)."""
-    return divisors(mh)
