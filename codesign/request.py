@@ -22,6 +22,14 @@ def strategies() -> list[str]:
 RESUMABLE_FIELDS = ("trials", "data_dir", "out", "train_device")
 SUPERNETS = SCHEMES  # the weight-sharing schemes (codesign.supernet.plan)
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
+#: what ``--objective`` may name: the accuracy-side objective (the hardware objectives come
+#: from the target: LUT and frames/s on an FPGA, latency_ms with a latency table)
+OBJECTIVES = ("accuracy", "robust_accuracy")
+#: ``--prefilter``: rank candidates by a training-free score before the supernet sees them
+PREFILTERS = ("none", "zero-cost")
+ATTACKS = ("fgsm", "pgd")
+#: ``--zero-cost-proxy`` (codesign.search.zero_cost)
+PROXIES = ("synflow", "nwot")
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,25 @@ class SearchRequest:
     warmup_epochs: int | None = None
     #: where the supernet trains: ``auto`` (a CUDA GPU when there is one), ``cpu``, ``cuda``
     train_device: str = "auto"
+    #: the accuracy-side objective: ``accuracy``, or ``robust_accuracy`` (then both are
+    #: objectives: accuracy and accuracy under ``attack``, as E2RNAS searches)
+    objective: str = "accuracy"
+    #: the adversarial attack robust_accuracy is measured with, its L-inf radius in [0, 1]
+    #: pixel units and, for PGD, its steps; on this many validation images
+    attack: str = "fgsm"
+    eps: float = 2 / 255
+    pgd_steps: int = 10
+    robust_images: int = 1000
+    #: a constraint on robust accuracy (a fraction), checked once the supernet scored it
+    min_robust_accuracy: float | None = None
+    #: ``zero-cost``: a training-free score (``zero_cost_proxy``) ranks candidates first; a
+    #: proposed candidate scoring below the ``prefilter_keep`` quantile of the scores so far is
+    #: not sent to the supernet
+    prefilter: str = "none"
+    zero_cost_proxy: str = "synflow"
+    prefilter_keep: float = 0.5
+    #: the supernet-driven strategies (differentiable, mgda): architecture-parameter steps
+    arch_steps: int = 200
 
     def __post_init__(self) -> None:
         for name in ("dataset", "device", "out", "space", "strategy"):
@@ -115,11 +142,48 @@ class SearchRequest:
             raise InputError("balanced-sampling", f"got {self.balanced_sampling!r}", [True, False])
         if not self.out:
             raise InputError("out", "a run directory is required")
+        self._check_objectives()
         if self.max_latency_ms is not None:
             _positive("max-latency-ms", self.max_latency_ms)
             if not self.latency_table:
                 raise InputError("max-latency-ms", "needs --latency-table TABLE.json (build one "
                                  "with `codesign latency build`)")
+
+    def _check_objectives(self) -> None:
+        hardware = ("lut", "fps", "bram18", "dsp", "latency_ms")
+        if self.objective in hardware:
+            if self.objective == "latency_ms" and not self.latency_table:
+                raise InputError("objective", "this request cannot measure latency_ms: it has "
+                                 "no --latency-table (build one with `codesign latency build`)",
+                                 OBJECTIVES)
+            raise InputError("objective", f"{self.objective} is a hardware objective, set by "
+                             "the target (LUT and frames/s on an FPGA, latency_ms with "
+                             "--latency-table); --objective picks the accuracy-side one",
+                             OBJECTIVES)
+        if self.objective not in OBJECTIVES:
+            raise InputError("objective", f"unknown objective {self.objective!r}", OBJECTIVES)
+        check_attack(self.attack, self.eps, self.pgd_steps)
+        _positive("robust-images", self.robust_images, integer=True)
+        if self.min_robust_accuracy is not None:
+            v = self.min_robust_accuracy
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or not 0 < v <= 1:
+                raise InputError("min-robust-accuracy", f"got {v!r}", ["a fraction in (0, 1]"])
+        if self.prefilter not in PREFILTERS:
+            raise InputError("prefilter", f"unknown prefilter {self.prefilter!r}", PREFILTERS)
+        if self.zero_cost_proxy not in PROXIES:
+            raise InputError("zero-cost-proxy", f"unknown proxy {self.zero_cost_proxy!r}",
+                             PROXIES)
+        k = self.prefilter_keep
+        if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) \
+                or not 0 < k <= 1:
+            raise InputError("prefilter-keep", f"got {k!r}", ["a fraction in (0, 1]"])
+        _positive("arch-steps", self.arch_steps, integer=True)
+
+    @property
+    def measures_robustness(self) -> bool:
+        """Whether the supernet also scores accuracy under attack."""
+        return self.objective == "robust_accuracy" or self.min_robust_accuracy is not None
 
     # ----------------------------------------------------------------- derived values
     @property
@@ -166,6 +230,18 @@ class SearchRequest:
         directory itself, however it is spelled: relative, absolute, or moved)."""
         a, b = asdict(self), asdict(other)
         return [k for k in a if a[k] != b[k] and k not in RESUMABLE_FIELDS]
+
+
+def check_attack(method: str, eps: float, steps: int = 10) -> None:
+    """Bad input: an unknown attack, an epsilon that is not a number in (0, 1], no PGD step."""
+    if method not in ATTACKS:
+        raise InputError("attack", f"unknown attack {method!r}", ATTACKS)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) \
+            or not 0 < eps <= 1:
+        raise InputError("eps", f"got {eps!r}: the L-infinity radius in pixel units of [0, 1] "
+                         "(2/255 = 0.00784 is the usual small one)", ["a number in (0, 1]"])
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError("pgd-steps", f"got {steps!r}", ["an integer >= 1"])
 
 
 def _positive(name: str, v: Any, integer: bool = False) -> None:

@@ -9,7 +9,8 @@ import math
 from fpga.errors import InputError
 
 from codesign.data import DATASETS
-from codesign.request import SUPERNETS, TRAIN_DEVICES, strategies
+from codesign.request import (ATTACKS, OBJECTIVES, PREFILTERS, PROXIES, SUPERNETS,
+                              TRAIN_DEVICES, strategies)
 from codesign.spaces.base import list_spaces
 
 
@@ -68,6 +69,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--screen-pool", type=int, default=4000,
                    help="random candidates batch-priced to fill the first generation with ones "
                         "that meet the budgets as proposed (0: random first generation)")
+    p.add_argument("--objective", default="accuracy", metavar="NAME",
+                   help="the accuracy-side objective: " + " | ".join(OBJECTIVES) + " (robust_accuracy:"
+                        " accuracy under --attack is a further objective, as E2RNAS searches); the "
+                        "hardware objectives come from the target")
+    p.add_argument("--attack", default="fgsm", metavar="NAME",
+                   help="adversarial attack robust accuracy is measured with: "
+                        + " | ".join(ATTACKS) + " (default fgsm)")
+    p.add_argument("--eps", type=_eps, default=2 / 255, metavar="E",
+                   help="the attack's L-inf radius in pixel units of [0, 1] (default 2/255; "
+                        "a fraction such as 8/255 is accepted)")
+    p.add_argument("--pgd-steps", type=int, default=10, help="PGD steps (default 10)")
+    p.add_argument("--robust-images", type=int, default=1000,
+                   help="validation images robust accuracy is measured on (default 1000)")
+    p.add_argument("--min-robust-accuracy", type=float, default=None, metavar="FRACTION",
+                   help="a constraint: accuracy under --attack at least this (e.g. 0.6)")
+    p.add_argument("--prefilter", default="none", metavar="NAME",
+                   help="zero-cost: rank candidates by a training-free score at initialization "
+                        "before the supernet sees them; " + " | ".join(PREFILTERS))
+    p.add_argument("--zero-cost-proxy", default="synflow", metavar="NAME",
+                   help="the prefilter's score: " + " | ".join(PROXIES) + " (default synflow)")
+    p.add_argument("--prefilter-keep", type=float, default=0.5, metavar="FRACTION",
+                   help="the prefilter sends a proposal to the supernet when its score is in "
+                        "the top FRACTION of the scores so far (default 0.5)")
+    p.add_argument("--arch-steps", type=int, default=200,
+                   help="differentiable, mgda: architecture-parameter steps (default 200)")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite in RUN_DIR; e.g. postgresql://...)")
     p.add_argument("--out", required=True, help="run directory")
@@ -76,6 +102,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 60; every checkpoint resumes exactly)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
+
+
+def _eps(text: str) -> float:
+    """``--eps``: a number, or a fraction such as ``8/255``."""
+    num, _, den = text.partition("/")
+    try:
+        return float(num) / float(den) if den else float(num)
+    except ZeroDivisionError:
+        raise ValueError(text) from None
+
+
+_eps.__name__ = "eps"  # argparse says "invalid eps value: 'x'"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +129,11 @@ def run(args: argparse.Namespace) -> int:
         latency_table=args.latency_table, max_latency_ms=args.max_latency_ms,
         calib_images=args.calib_images, space=args.space, supernet=args.supernet,
         few_shot_splits=args.few_shot_splits,
-        warmup_epochs=args.warmup_epochs, train_device=args.train_device)
+        warmup_epochs=args.warmup_epochs, train_device=args.train_device,
+        objective=args.objective, attack=args.attack, eps=args.eps, pgd_steps=args.pgd_steps,
+        robust_images=args.robust_images, min_robust_accuracy=args.min_robust_accuracy,
+        prefilter=args.prefilter, zero_cost_proxy=args.zero_cost_proxy,
+        prefilter_keep=args.prefilter_keep, arch_steps=args.arch_steps)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     every = args.checkpoint_every_s
     if not (math.isfinite(every) and every > 0):
@@ -108,12 +150,22 @@ def run(args: argparse.Namespace) -> int:
     feasible = sum(d["feasible"] for d in designs)
     print(f"\n{len(designs)} designs priced, {feasible} within budget, {len(front)} on the front "
           f"(best: {pareto['best']}, knee: {pareto['knee']})")
-    print(f"{'id':>5} {'val acc':>8} {'LUT':>8} {'BRAM18':>7} {'DSP':>5} {'frames/s':>10}"
+    rob = "robustness" in pareto
+    print(f"{'id':>5} {'val acc':>8}" + (f" {'robust':>8}" if rob else "")
+          + f" {'LUT':>8} {'BRAM18':>7} {'DSP':>5} {'frames/s':>10}"
           + (f" {'latency ms':>11}" if lat else ""))
     for d in front:
-        print(f"{d['id']:>5} {100 * d['accuracy']:7.2f}% {d['lut']:>8,.0f} {d['bram18']:>7,.0f} "
+        print(f"{d['id']:>5} {100 * d['accuracy']:7.2f}%"
+              + (f" {100 * (d.get('robust_accuracy') or 0):7.2f}%" if rob else "")
+              + f" {d['lut']:>8,.0f} {d['bram18']:>7,.0f} "
               f"{d['dsp']:>5,.0f} {d['fps']:>10,.0f}"
               + (f" {d['latency_ms']:>11.4f}" if lat else ""))
+    if "prefilter" in pareto:
+        r = pareto["prefilter"]["rank_correlation"]
+        print(f"zero-cost prefilter ({pareto['prefilter']['proxy']}): kept "
+              f"{pareto['prefilter']['kept_from_supernet']} candidates from the supernet; rank "
+              f"correlation with supernet accuracy over {r['n']} scored: Kendall tau "
+              f"{r['kendall_tau']}, Spearman {r['spearman']}")
     print(f"wrote {args.out}/pareto.json, {args.out}/pareto.png; "
           f"timing {json.dumps(pareto['timing'])}")
     return 0

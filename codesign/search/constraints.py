@@ -2,7 +2,9 @@
 
 A :class:`Constraint` is one hard limit on one metric a candidate is priced on: ``lut``,
 ``bram18`` and ``dsp`` (the FPGA cost model's totals), ``fps`` (its frame rate) or
-``latency_ms`` (a measured CPU/GPU latency table).  Its violation is signed and normalised
+``latency_ms`` (a measured CPU/GPU latency table); and one the supernet scores, ``robust_accuracy``
+(accuracy under an adversarial attack, ``--min-robust-accuracy``), checked after the budgets
+priced before any accuracy is spent.  Its violation is signed and normalised
 (``<= 0``: met; DESIGN.md rule 1), the value constraint-aware samplers rank infeasible trials by:
 ``value / limit - 1`` below a maximum, ``1 - value / limit`` above a minimum.  The search loop,
 the first generation's screening, the reachability check and the plots all read the same list.
@@ -20,7 +22,10 @@ from fpga.errors import InputError
 #: the metrics a constraint may bound, with the sense of their limit and the CLI flag
 METRICS: Mapping[str, tuple[str, str]] = {
     "lut": ("max", "max-lut"), "bram18": ("max", "max-bram18"), "dsp": ("max", "max-dsp"),
-    "fps": ("min", "min-fps"), "latency_ms": ("max", "max-latency-ms")}
+    "fps": ("min", "min-fps"), "latency_ms": ("max", "max-latency-ms"),
+    "robust_accuracy": ("min", "min-robust-accuracy")}
+#: the metrics the cost models price (before any accuracy is spent); the others are scored
+PRICED_METRICS = ("lut", "bram18", "dsp", "fps", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Constraint:
         if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)) \
                 or not math.isfinite(self.limit) or self.limit <= 0:
             raise InputError(METRICS[self.metric][1], f"got {self.limit!r}", ["a number > 0"])
+        if self.metric == "robust_accuracy" and self.limit > 1:
+            raise InputError(self.flag, f"got {self.limit!r}", ["a fraction in (0, 1]"])
 
     @property
     def flag(self) -> str:
@@ -72,6 +79,8 @@ def constraints_from(request: Any) -> tuple[Constraint, ...]:
         out.append(Constraint("fps", "min", float(request.min_fps)))
     if getattr(request, "max_latency_ms", None) and request.latency_table:
         out.append(Constraint("latency_ms", "max", float(request.max_latency_ms)))
+    if getattr(request, "min_robust_accuracy", None):
+        out.append(Constraint("robust_accuracy", "min", float(request.min_robust_accuracy)))
     return tuple(out)
 
 
@@ -84,4 +93,4 @@ def violations(constraints: Iterable[Constraint], metrics: Mapping[str, float]
 def as_budgets(constraints: Iterable[Constraint]) -> dict[str, float]:
     """The FPGA limits as the ``{lut, bram18, dsp, fps}`` mapping the batch screen and the
     plots take."""
-    return {c.metric: c.limit for c in constraints if c.metric != "latency_ms"}
+    return {c.metric: c.limit for c in constraints if c.metric in ("lut", "bram18", "dsp", "fps")}

@@ -1,17 +1,24 @@
-"""The search loop: one place that owns budgets, pricing, accuracy evaluation and persistence.
+"""The search loop: request -> space -> evaluator -> strategy -> study.
 
-For every trial the strategy's sampler proposes slot values; the loop then
+One place owns budgets, persistence and resume; everything a trial needs is elsewhere:
 
-1. describes the candidate as a concrete network (:class:`~hw_models.network.NetworkSpec`);
-2. *repairs* its folding: layers too slow for ``--min-fps`` get the cheapest legal PE/SIMD
-   that meets it (:func:`hw_models.folding.fold_for_fps`), layers fast enough keep theirs;
-3. prices it with the FPGA cost model and turns the budgets into signed, normalised
-   violations (``<= 0`` is feasible, DESIGN.md rule 1);
-4. only if it is feasible, scores it with the trained supernet on the validation split
-   (cached per architecture + bits: folding does not change accuracy);
-5. tells the study ``(accuracy, LUT, fps)`` and stores the network, cost and violations on the
-   trial, so an interrupted run resumes where it stopped (the study lives in SQLite in the run
-   directory by default; any SQLAlchemy URL lets several workers share it).
+* the **request** (:class:`~codesign.request.SearchRequest`) is checked, and so are the data,
+  the budgets (reachable by some design?), the run directory and the storage, before anything
+  is written;
+* the **space** (:mod:`codesign.spaces`) says what a candidate is;
+* the **evaluator** (:class:`~codesign.search.evaluator.Evaluator`) prices a candidate under the
+  typed constraints, repairing its folding, optionally ranks it with a zero-cost proxy, scores
+  it with the trained supernet when it is feasible (cached per architecture + bits), and
+  returns one result record;
+* the **strategy** (:mod:`codesign.search.strategies`) proposes candidates: ask/tell ones
+  through an Optuna sampler, one trial at a time; supernet-driven ones (differentiable, mgda)
+  once, from the supernet, the data and the evaluator, and the loop queues their proposals;
+* the **study** (:class:`~codesign.search.study.TrialStore`) records each result as it
+  completes, so that a killed run resumes where it stopped (SQLite in the run directory by
+  default; any SQLAlchemy URL lets several workers share it).
+
+The first generation is the space's hand-design-like seeds plus batch-screened candidates that
+meet the budgets as proposed, for every strategy alike.
 """
 from __future__ import annotations
 
@@ -19,135 +26,29 @@ import logging
 import shutil
 import time
 
-import numpy as np
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
-from fpga.devices import get_device
 from fpga.errors import InputError
-from hw_models.cost import FinnCostModel
-from hw_models.folding import fold_for_fps
-from hw_models.network import NetworkSpec
 
 from codesign.data import ImageDataset, load_dataset
 from codesign.io import atomic_write_json
 from codesign.request import SearchRequest
 from codesign.rundir import (PARETO_FILE, REQUEST_FILE, STUDY_FILE, RunLock,
                              check_sqlite_file, load_pareto)
-from codesign.search.constraints import as_budgets, constraints_from, violations
-from codesign.search.study import TrialStore
-from codesign.search.pareto import (FPGA_OBJECTIVES, LATENCY_OBJECTIVES, best, knee, mark_front,
-                                    plot_pareto, write_pareto)
+from codesign.search.evaluator import Evaluation, Evaluator, Prefilter, SupernetScorer
+from codesign.search.pareto import (best, knee, mark_front, objectives_of, plot_pareto,
+                                    write_pareto)
+from codesign.search.pricing import Priced, Pricer, check_budgets_reachable
 from codesign.search.screen import screened_candidates
-from codesign.search.strategies import get_strategy
+from codesign.search.strategies import SearchContext, get_strategy
+from codesign.search.study import TrialStore
 from codesign.spaces.base import Candidate, SearchSpace, get_space
 
 log = logging.getLogger(__name__)
 
-
-
-# ------------------------------------------------------------------------------ pricing
-@dataclass(frozen=True)
-class Priced:
-    """A candidate's network after folding repair, its cost and its budget violations."""
-
-    network: NetworkSpec
-    cost: dict[str, Any]
-    violations: dict[str, float]
-
-    @property
-    def feasible(self) -> bool:
-        return (all(v <= 0 for v in self.violations.values()) and not self.cost["unsupported"]
-                and not self.cost.get("latency", {}).get("unsupported"))
-
-
-class Pricer:
-    """Describe, repair and price candidates of one space for one request (torch-free)."""
-
-    def __init__(self, space: SearchSpace, request: SearchRequest) -> None:
-        self.space = space
-        self.request = request
-        self.model = FinnCostModel(get_device(request.device), clock_mhz=request.clock)
-        #: the budgets, as a typed list built once (codesign.search.constraints)
-        self.constraints = constraints_from(request)
-        self.budgets = as_budgets(self.constraints)
-        self.latency = None  # the latency-table cost model when the request targets a CPU/GPU
-        if request.latency_table:
-            from hw_models.latency_table import LatencyTableModel
-            self.latency = LatencyTableModel(request.latency_table)
-
-    def price(self, c: Candidate) -> Priced:
-        """Price ``c``, repairing its folding so that budgets are met whenever folding can.
-
-        First pass: layers slower than ``min_fps`` allows get the cheapest legal folding that
-        meets it; the others keep the folding the strategy chose (so faster, larger designs
-        stay reachable).  The strategy's folding thus sets the frame rate (through its slowest
-        stage), and every layer is then trimmed to its LUT-optimal folding for that frame rate.
-        If that breaks a budget, second pass: every layer gets its LUT-optimal
-        folding for ``min_fps`` -- the cheapest this architecture and these bits can be built.
-        Only when that also breaks a budget is the candidate infeasible.
-        """
-        spec = self.space.describe(c)
-        target = self.request.min_fps
-        if target:
-            spec = fold_for_fps(spec, self.model, target, keep_existing=True)
-        p = self._priced(spec)
-        # Trim: parallelism beyond what the bottleneck stage allows buys no frames/s, only LUTs.
-        # Refolding every layer LUT-optimally for the frame rate this folding reaches gives a
-        # design at least as fast with at most as many LUTs (fold_for_fps is per-layer optimal).
-        cycles = p.cost["cycles_per_frame"]
-        if cycles and not p.cost["unsupported"]:
-            trimmed = self._priced(fold_for_fps(spec, self.model,
-                                                self.model.clock_mhz * 1e6 / (cycles + 0.5)))
-            if (trimmed.cost["totals"]["lut"] <= p.cost["totals"]["lut"]
-                    and trimmed.cost["fps"] >= p.cost["fps"]):
-                p = trimmed
-        if p.feasible:
-            return p
-        cheapest = fold_for_fps(spec, self.model, target or 1e-9, keep_existing=False)
-        q = self._priced(cheapest)
-        return q if q.feasible else p
-
-    def cheapest(self) -> Priced:
-        """The smallest architecture at the lowest bits, folded as cheaply as ``min_fps`` allows."""
-        c = self.space.extreme(largest=False)
-        spec = self.space.describe(c)
-        spec = fold_for_fps(spec, self.model, self.request.min_fps or 1e-9, keep_existing=False)
-        return self._priced(spec)
-
-    def _priced(self, spec: NetworkSpec) -> Priced:
-        report = self.model.estimate(spec)
-        metrics = {"lut": report.lut, "bram18": report.bram18, "dsp": report.dsp,
-                   "fps": report.fps}
-        cost = report.to_dict()
-        if self.latency is not None:
-            lat = self.latency.estimate(spec)
-            cost["latency"] = lat.to_dict()
-            metrics["latency_ms"] = lat.latency_ms
-        return Priced(spec, cost, violations(self.constraints, metrics))
-
-
-def check_budgets_reachable(pricer: Pricer) -> None:
-    """Refuse a request no design in the space can meet, naming the budget and the cheapest cost."""
-    p = pricer.cheapest()
-    t, req = p.cost["totals"], pricer.request
-    by_metric = {c.metric: c for c in pricer.constraints}
-    # the frame rate first: if it cannot be met, no LUT budget would help
-    for key, v in sorted(p.violations.items(), key=lambda kv: kv[0] != "fps"):
-        if v > 0 and key != "latency_ms":  # latency: codesign.latency.check_latency_target
-            flag = by_metric[key].flag
-            have = p.cost["fps"] if key == "fps" else t[key]
-            limit = by_metric[key].limit
-            raise InputError(
-                flag, f"no design in space '{pricer.space.name}' can meet {flag} {limit:g}: the "
-                f"cheapest one (smallest architecture, lowest bits, cheapest folding for "
-                f"{req.min_fps or 0:g} frames/s) has {key} = {have:,.0f} "
-                f"(LUT {t['lut']:,.0f}, BRAM18 {t['bram18']:,.0f}, DSP {t['dsp']:,.0f}, "
-                f"{p.cost['fps']:,.0f} frames/s on {req.device})",
-                [f"{'<=' if key == 'fps' else '>='} {have:,.0f}"
-                 + (" (the fastest folding of the cheapest design)" if key == "fps" else "")])
 
 
 # ------------------------------------------------------------------------------ set-up
@@ -218,8 +119,9 @@ def run_search(request: SearchRequest, progress: bool = True,
     if pricer.latency is not None:
         from codesign.latency import check_latency_target
         check_latency_target(pricer.latency, space, request.max_latency_ms, request.latency_table)
-    objectives = LATENCY_OBJECTIVES if pricer.latency is not None else FPGA_OBJECTIVES
+    objectives = objectives_of(request)
     strategy = get_strategy(request.strategy)
+    strategy.check(space, request)
     check_splits(request, data)
     if request.supernet == "few-shot":
         from codesign.supernet.plan import split_groups
@@ -343,14 +245,13 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
     """Train (or resume) the supernet, run the trials, write the front."""
     import uuid
 
-    from codesign.supernet.train import evaluate_subnet, fingerprint, tensor_splits
+    from codesign.supernet.train import fingerprint, tensor_splits
 
     session = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     store.record_session(session, {"total_s": time.perf_counter() - t_start})
 
     # --- data: train / validation split carved from the training set (test set untouched)
     sp = tensor_splits(data, request.val_size, request.seed)
-    val_x, val_y = sp.val_x, sp.val_y
     calib_x = sp.train_x[:request.calib_images]
 
     # --- supernet (resumes exactly from its checkpoints)
@@ -362,13 +263,35 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
     search_s = 0.0
     store.record_session(session, {"search_s": 0.0, "total_s": time.perf_counter() - t_start})
 
-    # --- search
+    # --- the evaluator: pricing, the optional prefilter, the supernet's scores
+    attack = _attack(request)
+    scorer = SupernetScorer(supernet, calib_x, sp.val_x, sp.val_y, device, attack,
+                            request.robust_images, request.seed)
+    evaluator = Evaluator(pricer, scorer, _prefilter(request, store, sp.train_x),
+                          cache=store.scores_of)
+
+    # --- the strategy's first proposals
     store.recover_stale()
     if not store.study.user_attrs.get("first_generation_queued"):
         # hand-design-like seeds open the first generation, screened ones fill it; queued again
         # (existing ones skipped) until one session got through, so a kill loses no seed
-        _enqueue_first_generation(store.study, space, pricer, request)
+        _enqueue_first_generation(store.study, space, pricer, request, evaluator.prefilter)
         store.study.set_user_attr("first_generation_queued", True)
+    strategy = get_strategy(request.strategy)
+    if strategy.supernet_driven and not store.study.user_attrs.get("proposals_queued"):
+        t0 = time.perf_counter()
+        first = min(request.population, request.trials)
+        proposals = strategy.propose(
+            SearchContext(request, space, supernet, device, sp.train_x, sp.train_y, evaluator,
+                          attack, progress), max(0, request.trials - first))
+        for c in proposals:
+            store.study.enqueue_trial(dict(c), skip_if_exists=True)
+        store.study.set_user_attr("proposals_queued", True)
+        search_s += time.perf_counter() - t0
+        log.info("%s proposed %d candidates in %.1f s", strategy.name, len(proposals),
+                 time.perf_counter() - t0)
+
+    # --- the trials
     from tqdm.auto import tqdm
     bar = tqdm(total=request.trials, initial=len(store.completed()), desc="search",
                unit="trial", disable=not progress, dynamic_ncols=True)
@@ -380,33 +303,17 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
             if trial is None:
                 break
             with store.heartbeat(trial):
-                c = space.repair(Candidate({s.name: trial.suggest_categorical(s.name,
-                                                                              list(s.choices))
-                                            for s in space.slots}))
-                p = pricer.price(c)
-                acc_key = Candidate({**c.group("arch."), **c.group("quant.")}).key
-                acc, evaluated = None, False
-                if p.feasible:
-                    acc, evaluated = store.accuracy_of(acc_key, trial, lambda: evaluate_subnet(
-                        supernet, c, calib_x, val_x, val_y, device))
-                    n_eval += evaluated
-                for k, v in p.violations.items():
-                    trial.set_constraint(k, v)
-                for k, v in (("candidate", dict(c)), ("network", p.network.to_dict()),
-                             ("cost", p.cost), ("violations", p.violations),
-                             ("feasible", p.feasible), ("accuracy", acc), ("acc_key", acc_key),
-                             ("evaluated", evaluated),
-                             ("seconds", round(time.perf_counter() - t0, 3))):
-                    trial.set_user_attr(k, v)
-                t = p.cost["totals"]
-                store.study.tell(
-                    trial, [acc if acc is not None else 0.0, float(t["lut"]),
-                            float(p.cost["fps"])] if pricer.latency is None else
-                    [acc if acc is not None else 0.0, float(p.cost["latency"]["latency_ms"])])
+                queued = "fixed_params" in store.storage.get_trial_system_attrs(trial._trial_id)
+                c = Candidate({s.name: trial.suggest_categorical(s.name, list(s.choices))
+                               for s in space.slots})
+                ev = evaluator.evaluate(c, trial, queued=queued)
+                n_eval += ev.evaluated
+                _record(store, trial, ev, objectives)
             search_s += time.perf_counter() - t0
             store.record_session(session, {"search_s": search_s,
                                            "total_s": time.perf_counter() - t_start})
-            bar.update(1)
+            if not ev.prefiltered:
+                bar.update(1)
             bar.set_postfix(evaluated=n_eval)
         if store.exclusive:
             break
@@ -417,8 +324,17 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
     bar.close()
 
     designs = mark_front(designs_from_study(store.study), objectives)  # knee() needs the front
-    latency_extra = ({"latency_target": pricer.latency.table.describe_target()}
-                     if pricer.latency is not None else {})
+    extra: dict[str, Any] = {}
+    if pricer.latency is not None:
+        extra["latency_target"] = pricer.latency.table.describe_target()
+    if attack is not None:
+        extra["robustness"] = {"attack": request.attack, "eps": request.eps,
+                               "pgd_steps": request.pgd_steps if request.attack == "pgd"
+                               else None, "images": min(request.robust_images, len(sp.val_x)),
+                               "note": "white-box accuracy on the attack's examples of the "
+                                       "first validation images, per subnet of the supernet"}
+    if evaluator.prefilter is not None:
+        extra["prefilter"] = prefilter_report(store.study, request)
     store.record_session(session, {"search_s": search_s, "total_s": time.perf_counter() - t_start})
     completed = store.completed()
     timing = store.timing()
@@ -433,15 +349,17 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
                           best=_id_at(designs, best(designs)),
                           knee=_id_at(designs, knee(designs, objectives)),
                           timing=timing, train_history=history, device=str(device),
+                          constraints=[{"metric": c.metric, "sense": c.sense, "limit": c.limit}
+                                       for c in pricer.constraints],
                           trials={"completed": len(completed),
                                   "evaluated": sum(bool(t.user_attrs.get("evaluated"))
                                                    for t in completed)},
-                          **latency_extra)
+                          **extra)
     budgets = pricer.budgets
     if pricer.latency is not None:
         from codesign.search.compare import plot_fronts
         plot_fronts(run_dir / "pareto.png", [(run_dir.name, pareto)], "latency_ms",
-                    title=f"{data.note} on {latency_extra['latency_target']}"
+                    title=f"{data.note} on {extra['latency_target']}"
                           + (f": <= {request.max_latency_ms:g} ms" if request.max_latency_ms
                              else ""))
         return pareto
@@ -451,11 +369,75 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
     return pareto
 
 
+def _record(store: TrialStore, trial: Any, ev: Evaluation, objectives: Any) -> None:
+    """Tell the study one result: the constraints, the record, the objective values (or, for a
+    candidate the prefilter kept from the supernet, a pruned trial that does not count)."""
+    import optuna
+
+    for k, v in ev.violations.items():
+        trial.set_constraint(k, v)
+    for k, v in ev.user_attrs().items():
+        trial.set_user_attr(k, v)
+    if ev.prefiltered:
+        store.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        store.study.tell(trial, ev.values(objectives))
+
+
+def _attack(request: SearchRequest) -> Any:
+    if not request.measures_robustness:
+        return None
+    from codesign.search.robust import Attack
+
+    return Attack(request.attack, float(request.eps), request.pgd_steps)
+
+
+def _prefilter(request: SearchRequest, store: TrialStore, train_x: Any) -> Prefilter | None:
+    """The zero-cost prefilter, its history read back from the study (resumes keep it)."""
+    if request.prefilter != "zero-cost":
+        return None
+    import optuna
+
+    from codesign.search.zero_cost import proxy_function
+
+    trials = store.all_trials((optuna.trial.TrialState.COMPLETE,
+                               optuna.trial.TrialState.PRUNED))
+    return Prefilter(proxy_function(request.zero_cost_proxy), request.prefilter_keep,
+                     warmup=min(request.population, request.trials),
+                     max_pruned=4 * request.trials, seed=request.seed, images=train_x[:64],
+                     history=[t.user_attrs.get("proxy") for t in trials],
+                     pruned=sum(bool(t.user_attrs.get("prefiltered")) for t in trials),
+                     name=request.zero_cost_proxy)
+
+
+def prefilter_report(study: Any, request: SearchRequest) -> dict[str, Any]:
+    """How the zero-cost proxy ranked the scored candidates against the supernet: Kendall's tau
+    and Spearman's rho over the trials both scored (a truncated sample: the prefilter kept the
+    upper part of the proxy's range), and how many it kept from the supernet."""
+    import optuna
+
+    from codesign.search.zero_cost import rank_correlation
+
+    done = [t.user_attrs for t in study.get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    pairs = [(u.get("proxy"), u.get("accuracy")) for u in done
+             if u.get("proxy") is not None and u.get("accuracy") is not None]
+    pruned = sum(1 for t in study.get_trials(deepcopy=False,
+                                             states=(optuna.trial.TrialState.PRUNED,))
+                 if t.user_attrs.get("prefiltered"))
+    return {"proxy": request.zero_cost_proxy, "keep": request.prefilter_keep,
+            "kept_from_supernet": pruned,
+            "rank_correlation": rank_correlation([p for p, _ in pairs], [a for _, a in pairs]),
+            "note": "rank correlation of the proxy with supernet accuracy over the scored trials"}
+
+
 def _enqueue_first_generation(study: Any, space: SearchSpace, pricer: Pricer,
-                              request: SearchRequest) -> None:
-    """Queue the first generation: hand-design-like seeds plus batch-screened candidates."""
+                              request: SearchRequest, prefilter: Prefilter | None = None) -> None:
+    """Queue the first generation: hand-design-like seeds plus batch-screened candidates (with
+    the zero-cost prefilter: the best-scoring third of three times as many)."""
     first = min(request.population, request.trials)
     seeds = space.seeds()[:max(0, first // 2)]
+    want = first - len(seeds)
 
     def within_latency(c: Candidate) -> bool:  # the latency budget, when there is one
         return not any(v > 0 for v in pricer.latency.estimate(space.describe(c))
@@ -463,9 +445,12 @@ def _enqueue_first_generation(study: Any, space: SearchSpace, pricer: Pricer,
 
     accept = within_latency if pricer.latency is not None and request.max_latency_ms else None
     screened, info = screened_candidates(
-        space, pricer.model, pricer.budgets, first - len(seeds),
+        space, pricer.model, pricer.budgets, want * (3 if prefilter is not None else 1),
         np.random.default_rng(request.seed), pool=request.screen_pool,
         exclude={c.key for c in seeds}, accept=accept)
+    if prefilter is not None and len(screened) > want:
+        ranked = sorted(screened, key=lambda c: -prefilter.score(space.describe(c)))
+        screened = ranked[:want]
     log.info("first generation: %d seeds + %d of %d batch-priced candidates that meet the "
              "budgets as proposed (%d did)", len(seeds), info["picked"], info["pool"],
              info["feasible"])
@@ -487,7 +472,8 @@ def designs_from_study(study: Any) -> list[dict[str, Any]]:
             continue
         seen.add(net_key)
         totals = u["cost"]["totals"]
-        designs.append({"id": t.number, "accuracy": u["accuracy"], "lut": totals["lut"],
+        designs.append({"id": t.number, "accuracy": u["accuracy"],
+                        "robust_accuracy": u.get("robust_accuracy"), "lut": totals["lut"],
                         "bram18": totals["bram18"], "dsp": totals["dsp"], "fps": u["cost"]["fps"],
                         "feasible": bool(u["feasible"]), "on_front": False,
                         "violations": u["violations"], "candidate": u["candidate"],
@@ -502,5 +488,5 @@ def _id_at(designs: list[dict[str, Any]], i: int | None) -> int | None:
     return None if i is None else designs[i]["id"]
 
 
-__all__ = ["Pricer", "Priced", "run_search", "check_budgets_reachable", "designs_from_study",
+__all__ = ["Pricer", "Priced", "Evaluator", "run_search", "prefilter_report", "check_budgets_reachable", "designs_from_study",
            "load_pareto", "build_space", "inspect_run_dir", "check_splits"]

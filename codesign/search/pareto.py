@@ -22,6 +22,15 @@ FPGA_OBJECTIVES: tuple[tuple[str, str], ...] = (("accuracy", "max"), ("lut", "mi
 LATENCY_OBJECTIVES: tuple[tuple[str, str], ...] = (("accuracy", "max"), ("latency_ms", "min"))
 
 
+def objectives_of(request: Any) -> tuple[tuple[str, str], ...]:
+    """The objectives of a search request: accuracy (and, with ``--objective robust_accuracy``,
+    accuracy under attack) against LUT and frames/s, or against latency with a latency table."""
+    base = LATENCY_OBJECTIVES if getattr(request, "latency_table", None) else FPGA_OBJECTIVES
+    if getattr(request, "objective", "accuracy") == "robust_accuracy":
+        return (base[0], ("robust_accuracy", "max"), *base[1:])
+    return base
+
+
 def _as_min(designs: Sequence[Mapping[str, Any]], objectives: Sequence[tuple[str, str]]) -> np.ndarray:
     """Objective matrix (n x k) with every column turned into a minimisation."""
     cols = []

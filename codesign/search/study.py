@@ -118,7 +118,7 @@ class TrialStore:
         self.exclusive = exclusive
         self.heartbeat_s = heartbeat_s
         self.grace_s = grace_s
-        self._acc: dict[str, float] | None = None  # acc_key -> accuracy, from the study
+        self._acc: dict[str, dict[str, float]] | None = None  # acc_key -> scores, from the study
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             self.study, self._retry = self._open(url, directions, sampler, heartbeat_s, grace_s)
@@ -247,20 +247,29 @@ class TrialStore:
     # ------------------------------------------------------------------ shared accuracies
     def accuracy_of(self, acc_key: str, trial: optuna.Trial,
                     evaluate: Callable[[], float], poll_s: float = 0.5) -> tuple[float, bool]:
-        """``(accuracy, evaluated_here)``: the study's accuracy for ``acc_key`` when a trial
-        has it, else ``evaluate()`` -- once across all workers.
+        """:meth:`scores_of` for an ``evaluate`` that returns the accuracy alone."""
+        scores, evaluated = self.scores_of(acc_key, trial,
+                                           lambda: {"accuracy": float(evaluate())}, poll_s)
+        return scores["accuracy"], evaluated
+
+    def scores_of(self, acc_key: str, trial: optuna.Trial,
+                  evaluate: Callable[[], dict[str, float]],
+                  poll_s: float = 0.5) -> tuple[dict[str, float], bool]:
+        """``(scores, evaluated_here)``: the study's scores (``accuracy``, and
+        ``robust_accuracy`` when measured) for ``acc_key`` when a trial has them, else
+        ``evaluate()`` -- once across all workers.
 
         A trial first marks the key (``acc_key``).  Among running trials of one key, the one
-        with the lowest number evaluates; the others wait for its accuracy.  The evaluator also
+        with the lowest number evaluates; the others wait for its scores.  The evaluator also
         sets ``evaluating`` and looks again before it starts: a lower-numbered trial that marked
         the key meanwhile makes it step back, and one already evaluating makes every newcomer
         wait, so no two trials evaluate one key.  Every wait re-decides on each poll (no
         deadlock), and a waited-on trial that dies is failed by its missing heartbeat."""
         trial.set_user_attr("acc_key", acc_key)
         if self._acc is None:
-            self._acc = {t.user_attrs["acc_key"]: float(t.user_attrs["accuracy"])
-                         for t in self.completed()
-                         if t.user_attrs.get("accuracy") is not None and "acc_key" in t.user_attrs}
+            self._acc = {}
+            for t in self.completed():
+                self._remember(t)
         if self.exclusive:  # no other process works on this study
             return self._evaluated(acc_key, evaluate)
         while acc_key not in self._acc:
@@ -278,7 +287,15 @@ class TrialStore:
                 trial.set_user_attr("evaluating", False)  # a lower-numbered one came: it goes
             time.sleep(poll_s)
             _fail_stale(self.study)
-        return self._acc[acc_key], False
+        return dict(self._acc[acc_key]), False
+
+    def _remember(self, t: FrozenTrial) -> None:
+        """Cache a completed trial's scores under its ``acc_key``."""
+        u = t.user_attrs
+        if u.get("accuracy") is None or "acc_key" not in u:
+            return
+        scores = u.get("scores") or {"accuracy": u["accuracy"]}
+        self._acc[u["acc_key"]] = {k: float(v) for k, v in scores.items()}
 
     def _same_key(self, acc_key: str, number: int) -> list[FrozenTrial]:
         """Other running trials marked with ``acc_key``; a completed one fills the cache."""
@@ -287,18 +304,18 @@ class TrialStore:
             if t.number == number or t.user_attrs.get("acc_key") != acc_key:
                 continue
             if t.state == TrialState.COMPLETE:
-                if t.user_attrs.get("accuracy") is not None:
-                    self._acc[acc_key] = float(t.user_attrs["accuracy"])
+                self._remember(t)
             else:
                 out.append(t)
         return out
 
-    def _evaluated(self, acc_key: str, evaluate: Callable[[], float]) -> tuple[float, bool]:
+    def _evaluated(self, acc_key: str, evaluate: Callable[[], dict[str, float]]
+                   ) -> tuple[dict[str, float], bool]:
         if acc_key in self._acc:
-            return self._acc[acc_key], False
-        acc = float(evaluate())
-        self._acc[acc_key] = acc
-        return acc, True
+            return dict(self._acc[acc_key]), False
+        scores = {k: float(v) for k, v in evaluate().items()}
+        self._acc[acc_key] = scores
+        return dict(scores), True
 
     def wait_for_others(self, poll_s: float = 1.0) -> None:
         """Block until no other worker runs a trial (stale ones are failed on the way)."""

@@ -67,6 +67,12 @@ class Candidate(Mapping[str, Any]):
     def key(self) -> str:
         return self._key
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable, hence deep-copyable (immutable)
+        return (Candidate, (dict(self._data),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Candidate":
+        return self
+
     def replace(self, **changes: Any) -> "Candidate":
         d = dict(self._data)
         d.update(changes)

@@ -92,6 +92,21 @@ class StagedCnvSpace(SearchSpace):
         convs = tuple(n for k in range(self.n_stages) for n in self.stage_layers(k))
         return convs + FC_LAYERS
 
+    def layer_slots(self) -> dict[str, tuple[str, ...]]:
+        """For each compute layer, the slots that shape it as a network (not its folding): its
+        bits, its stage's depth and width (a conv), the fc head's width (fc0, and fc1, which
+        reads it).  The differentiable strategies gate each layer's output by these slots'
+        relaxed choices."""
+        out: dict[str, tuple[str, ...]] = {}
+        for k in range(self.n_stages):
+            for name in self.stage_layers(k):
+                out[name] = (f"arch.s{k}.depth", f"arch.s{k}.width")
+        out["fc0"] = ("arch.fc0.width",)
+        out["fc1"] = ("arch.fc0.width",)
+        names = {sl.name for sl in self.slots}
+        return {layer: tuple(s for s in (*shape, f"quant.{layer}.w", f"quant.{layer}.a")
+                             if s in names) for layer, shape in out.items()}
+
     @property
     def depth_slots(self) -> tuple[str, ...]:
         return tuple(f"arch.s{k}.depth" for k in range(self.n_stages))

@@ -45,11 +45,21 @@ class CnvSupernet(nn.Module):
         self.blocks = nn.ModuleDict(blocks)
         self.pool = nn.MaxPool2d(2)
         self._active: Candidate | None = None
+        #: layer -> a scalar multiplying its output (1.0 in value): how the differentiable
+        #: strategies pass the gradient of the loss to their relaxed choices (GDAS/UNAS-style
+        #: straight-through Gumbel-softmax on a single-path supernet)
+        self._gates: dict[str, torch.Tensor] = {}
 
     # ------------------------------------------------------------------ subnet selection
     def activate(self, c: Candidate) -> "CnvSupernet":
         self.space.validate(c)
         self._active = c
+        return self
+
+    def set_gates(self, gates: dict[str, torch.Tensor] | None) -> "CnvSupernet":
+        """Multiply each named layer's output by its gate in the following forwards (``None``
+        or ``{}``: no gates)."""
+        self._gates = dict(gates or {})
         return self
 
     def _plan(self, c: Candidate) -> list[tuple[str, int, int, int, int | None, bool]]:
@@ -74,6 +84,8 @@ class CnvSupernet(nn.Module):
         x = x.value if hasattr(x, "value") else x
         for name, cin, cout, wb, ab, pool in self._plan(self._active):
             x = self.blocks[name](x, cin, cout, wb, ab)
+            if name in self._gates:
+                x = x * self._gates[name]
             if pool:
                 x = self.pool(x)
         return x

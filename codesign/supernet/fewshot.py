@@ -54,6 +54,11 @@ class FewShotSupernet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.subnets[self._active](x)
 
+    def set_gates(self, gates: Any) -> "FewShotSupernet":
+        for sub in self.subnets:
+            sub.set_gates(gates)
+        return self
+
     def recalibrate_bn(self, images: torch.Tensor, batch_size: int = 200) -> None:
         self.subnets[self._active].recalibrate_bn(images, batch_size)
 

@@ -256,7 +256,7 @@ def test_cli_bad_input_exit_2_nothing_written(tiny_table: Path, tmp_path: Path, 
 def test_pricer_latency_constraint_and_floor(tiny_table: Path, tmp_path: Path):
     from codesign.latency import check_latency_target
     from codesign.request import SearchRequest
-    from codesign.search.loop import Pricer
+    from codesign.search.pricing import Pricer
 
     req = SearchRequest(dataset="mnist", device="pynq-z1", out=str(tmp_path / "r"),
                         latency_table=str(tiny_table), max_latency_ms=1e-4)

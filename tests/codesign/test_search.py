@@ -9,7 +9,7 @@ import os
 import pytest
 
 from codesign.cli import main
-from codesign.search.loop import Pricer
+from codesign.search.pricing import Pricer
 from codesign.request import SearchRequest
 from codesign.spaces.base import get_space
 from hw_models.cost import FinnCostModel
@@ -225,3 +225,79 @@ def test_search_with_a_learning_strategy(toy_idx_dir, tmp_path, strategy):
     d = json.loads((out / "pareto.json").read_text())
     assert d["request"]["strategy"] == strategy and d["trials"]["completed"] == 10
     assert any(x["feasible"] for x in d["designs"])
+
+
+@pytest.mark.parametrize("strategy", ["differentiable", "mgda"])
+def test_supernet_driven_strategy_proposals_are_evaluated_like_any_trial(toy_idx_dir, tmp_path,
+                                                                         strategy):
+    """A supernet-driven strategy gets the trained supernet, proposes once, and the loop queues,
+    prices, scores and records its proposals; a rerun does not propose again."""
+    import optuna
+
+    out = tmp_path / "run"
+    args = ("--max-lut", "30000", "--min-fps", "10000", "--trials", "10", "--strategy", strategy,
+            "--arch-steps", "8")
+    assert _search(out, toy_idx_dir, *args) == 0
+    d = json.loads((out / "pareto.json").read_text())
+    assert d["request"]["strategy"] == strategy and d["trials"]["completed"] == 10
+    study = optuna.load_study(study_name="codesign", storage=f"sqlite:///{out / 'study.db'}")
+    assert study.user_attrs["proposals_queued"] is True
+    queued = [t for t in study.trials if "fixed_params" in t.system_attrs]
+    assert len(queued) == 10  # the first generation (4) and the 6 proposals, all queued
+    assert any(x["feasible"] and x["accuracy"] is not None for x in d["designs"])
+    # a resume asking for more trials fills them from the fallback sampler, not a new search
+    assert _search(out, toy_idx_dir, *args[:4], "--trials", "12", *args[6:]) == 0
+    assert json.loads((out / "pareto.json").read_text())["trials"]["completed"] == 12
+
+
+def test_robust_accuracy_objective_and_constraint(toy_idx_dir, tmp_path):
+    """--objective robust_accuracy adds accuracy under attack as an objective, measured per
+    subnet; --min-robust-accuracy makes it a constraint checked after scoring."""
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, "--max-lut", "30000", "--trials", "6",
+                   "--objective", "robust_accuracy", "--attack", "pgd", "--eps", "8/255",
+                   "--pgd-steps", "2", "--robust-images", "64",
+                   "--min-robust-accuracy", "0.05") == 0
+    d = json.loads((out / "pareto.json").read_text())
+    assert [o["name"] for o in d["objectives"]] == ["accuracy", "robust_accuracy", "lut", "fps"]
+    assert d["robustness"]["attack"] == "pgd" and d["robustness"]["images"] == 64
+    scored = [x for x in d["designs"] if x["accuracy"] is not None]
+    assert scored and all(0 <= x["robust_accuracy"] <= 1 for x in scored)
+    for x in scored:  # the constraint's violation is signed like every budget's
+        v = x["violations"]["robust_accuracy"]
+        assert v == pytest.approx(1 - x["robust_accuracy"] / 0.05)
+        assert x["feasible"] == all(u <= 0 for u in x["violations"].values())
+    assert any(c["metric"] == "robust_accuracy" for c in d["constraints"])
+
+
+def test_zero_cost_prefilter_reports_its_rank_correlation(toy_idx_dir, tmp_path):
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, "--max-lut", "30000", "--trials", "10", "--strategy",
+                   "random", "--prefilter", "zero-cost", "--prefilter-keep", "0.5") == 0
+    d = json.loads((out / "pareto.json").read_text())
+    pf = d["prefilter"]
+    assert pf["proxy"] == "synflow" and pf["kept_from_supernet"] >= 1
+    assert pf["rank_correlation"]["n"] >= 3
+    assert -1 <= pf["rank_correlation"]["kendall_tau"] <= 1
+    assert d["trials"]["completed"] == 10  # pruned proposals do not use up trials
+
+
+@pytest.mark.parametrize("extra,field", [
+    (["--objective", "speed"], "objective"),
+    (["--objective", "latency_ms"], "objective"),
+    (["--attack", "cw"], "attack"),
+    (["--eps", "0"], "eps"),
+    (["--eps", "nan"], "eps"),
+    (["--eps", "-0.1"], "eps"),
+    (["--min-robust-accuracy", "1.5"], "min-robust-accuracy"),
+    (["--prefilter", "magic"], "prefilter"),
+    (["--zero-cost-proxy", "snip"], "zero-cost-proxy"),
+    (["--strategy", "bayes"], "strategy"),
+])
+def test_bad_search_method_input_exits_2_and_writes_nothing(toy_idx_dir, tmp_path, capsys,
+                                                            extra, field):
+    out = tmp_path / "run"
+    assert _search(out, toy_idx_dir, "--trials", "2", *extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0] and "accepted" in err[0]
+    assert not out.exists()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import optuna
@@ -18,10 +19,55 @@ class SearchStrategy(ABC):
     """
 
     name: str = ""
+    #: False: ask/tell through :meth:`sampler`; True: a :class:`SupernetStrategy`
+    supernet_driven: bool = False
 
     @abstractmethod
     def sampler(self, seed: int, population: int) -> optuna.samplers.BaseSampler:
         """The Optuna sampler implementing this strategy (seeded)."""
+
+    def check(self, space: Any, request: Any) -> None:
+        """Refuse (InputError) a space or request this strategy cannot search, before any
+        training."""
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What a supernet-driven strategy gets: the request and space, the trained supernet and
+    the device it is on, the training split (uint8 images, labels) to optimize on, the
+    evaluator (whose pricer prices samples under the budgets), and whether to show progress."""
+
+    request: Any
+    space: Any
+    supernet: Any
+    device: Any
+    train_x: Any
+    train_y: Any
+    evaluator: Any
+    attack: Any = None
+    progress: bool = False
+
+
+class SupernetStrategy(SearchStrategy):
+    """A strategy that searches through the supernet itself (gradients of architecture
+    parameters) instead of proposing one trial at a time.  The loop calls :meth:`propose` once,
+    after the first generation is queued, and queues what it returns; those candidates are then
+    priced, scored and recorded like any other.  When they run out (duplicates, a resume asking
+    for more trials), :meth:`sampler` (uniform random) fills the study."""
+
+    supernet_driven = True
+
+    def sampler(self, seed: int, population: int) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    def check(self, space: Any, request: Any) -> None:
+        from codesign.search.strategies.relaxed import layer_slots
+
+        layer_slots(space, self.name)
+
+    @abstractmethod
+    def propose(self, ctx: SearchContext, n: int) -> list[Any]:
+        """Up to ``n`` distinct candidates, best first."""
 
 
 _STRATEGIES: dict[str, Callable[[], SearchStrategy]] = {}
@@ -73,4 +119,5 @@ class CategoricalRelativeSampler(optuna.samplers.BaseSampler):
 
 
 def _load_builtin() -> None:
-    from codesign.search.strategies import mdl, nsga2, predictor, random, rl  # noqa: F401
+    from codesign.search.strategies import (differentiable, mdl, mgda, nsga2,  # noqa: F401
+                                            predictor, random, rl)

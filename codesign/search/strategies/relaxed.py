@@ -1,0 +1,190 @@
+"""What the differentiable strategies share: architecture logits over every slot, sampled with a
+straight-through Gumbel-softmax, gates that carry the loss's gradient to them through the
+single-path supernet, and a REINFORCE estimator for the hardware cost.
+
+**Relaxation** (UNAS, Vahdat et al. 2020; GDAS, Dong & Yang 2019).  Each slot ``s`` has logits
+``alpha_s``.  One Gumbel draw gives the relaxed sample ``zeta = softmax((alpha + g) / tau)`` and
+the discrete one ``z = onehot(argmax zeta)``; the straight-through value ``z - zeta.detach() +
+zeta`` equals ``z`` in the forward and has ``zeta``'s gradient.  The supernet runs the discrete
+subnet only (one path), and each layer's output is multiplied by the product of the
+straight-through values of the chosen options of the slots that shape it (its bits, its stage's
+depth and width: :meth:`~codesign.spaces.cnv.StagedCnvSpace.layer_slots`).  Those products are
+1 in value, so the forward is the subnet's own, and the cross-entropy's gradient reaches every
+architecture and bit-width logit.
+
+**Hardware cost** (UNAS's REINFORCE term).  LUTs, frames/s and latency come from the analytical
+model and the latency table, which are not differentiable (a frame rate is a max over layers),
+so their gradient is estimated by REINFORCE on the *same* discrete sample whose log-probability
+is differentiated (the UNAS code's ``reinforce`` mode measured a different one): ``(h - b)
+grad log p(z)``, with a moving-average baseline ``b``.  The cost ``h`` is the candidate's
+resource share (LUT over its budget, or latency over its budget) plus a hinge on every budget
+violation.  The folding slots enter only through this term: they do not change accuracy.
+
+Expected cost is not the cost of the discretized architecture: the strategies only *propose*;
+the loop re-prices every proposal with the exact model before it counts.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from fpga.errors import InputError
+
+from codesign.spaces.base import Candidate, SearchSpace
+
+#: weight of the hinge on budget violations, against the resource share (which is <= 1)
+HINGE = 5.0
+
+
+class ArchParams(nn.Module):
+    """Logits over every slot of ``space`` (zero: uniform at the start)."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__()
+        self.space = space
+        self.slots = list(space.slots)
+        self.logits = nn.ParameterList(nn.Parameter(torch.zeros(len(s.choices)))
+                                       for s in self.slots)
+
+    def sample(self, tau: float, gen: torch.Generator
+               ) -> tuple[Candidate, dict[str, torch.Tensor], torch.Tensor]:
+        """A discrete candidate, each slot's straight-through value of its chosen option, and
+        the sample's log-probability under ``softmax(alpha)`` (for REINFORCE)."""
+        values, st, logp = {}, {}, torch.zeros(())
+        for slot, a in zip(self.slots, self.logits):
+            u = torch.rand(a.shape, generator=gen).clamp_(1e-9, 1 - 1e-9)
+            g = -torch.log(-torch.log(u))
+            zeta = torch.softmax((a + g) / tau, dim=0)
+            i = int(torch.argmax(zeta))
+            values[slot.name] = slot.choices[i]
+            st[slot.name] = 1.0 - zeta[i].detach() + zeta[i]
+            logp = logp + torch.log_softmax(a, dim=0)[i]
+        return Candidate(values), st, logp
+
+    def argmax(self) -> Candidate:
+        return Candidate({s.name: s.choices[int(torch.argmax(a))]
+                          for s, a in zip(self.slots, self.logits)})
+
+    def entropy(self) -> float:
+        """Mean entropy per slot (nats): how undecided the distribution still is."""
+        with torch.no_grad():
+            h = [-(torch.softmax(a, 0) * torch.log_softmax(a, 0)).sum() for a in self.logits]
+        return float(sum(h) / max(len(h), 1))
+
+    def flat_grad(self) -> torch.Tensor:
+        return torch.cat([(a.grad if a.grad is not None else torch.zeros_like(a)).flatten()
+                          for a in self.logits])
+
+    def set_flat_grad(self, g: torch.Tensor) -> None:
+        i = 0
+        for a in self.logits:
+            a.grad = g[i:i + a.numel()].view_as(a).clone()
+            i += a.numel()
+
+
+def layer_slots(space: SearchSpace, strategy: str) -> dict[str, tuple[str, ...]]:
+    """The space's layer -> shaping slots map, or a clear refusal."""
+    fn = getattr(space, "layer_slots", None)
+    if fn is None:
+        raise InputError("strategy", f"{strategy} needs a space that says which slots shape "
+                         f"which layer (layer_slots); space {space.name!r} does not",
+                         ["cnv", "cnv-l"])
+    return fn()
+
+
+def gates(layers: dict[str, tuple[str, ...]], st: dict[str, torch.Tensor]
+          ) -> dict[str, torch.Tensor]:
+    """Each layer's gate: the product of its shaping slots' straight-through values."""
+    out = {}
+    for layer, slots in layers.items():
+        g = torch.ones(())
+        for s in slots:
+            g = g * st[s]
+        out[layer] = g
+    return out
+
+
+class HardwareCost:
+    """``h(c)``: the resource share plus a hinge on budget violations, priced by the
+    evaluator's pricer (with its folding repair) and cached per candidate."""
+
+    def __init__(self, evaluator: Any) -> None:
+        self.evaluator = evaluator
+        self._cache: dict[str, float] = {}
+        cons = {c.metric: c for c in evaluator.pricer.constraints}
+        self.metric = "latency_ms" if evaluator.pricer.latency is not None else "lut"
+        self.limit = cons[self.metric].limit if self.metric in cons else None
+
+    def __call__(self, c: Candidate) -> float:
+        if c.key not in self._cache:
+            p = self.evaluator.price(c)
+            value = (p.cost["latency"]["latency_ms"] if self.metric == "latency_ms"
+                     else p.cost["totals"]["lut"])
+            share = value / self.limit if self.limit else 0.0
+            hinge = sum(max(0.0, v) for v in p.violations.values())
+            if not p.feasible and hinge == 0.0:  # an unsupported layer: as bad as can be
+                hinge = 10.0
+            self._cache[c.key] = float(share + HINGE * hinge)
+        return self._cache[c.key]
+
+
+def forward_loss(supernet: Any, c: Candidate, gate: dict[str, torch.Tensor], x: torch.Tensor,
+                 y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of subnet ``c`` on the float images ``x``, gated."""
+    supernet.activate(c)
+    supernet.set_gates(gate)
+    try:
+        return nn.functional.cross_entropy(supernet(x), y)
+    finally:
+        supernet.set_gates(None)
+
+
+def batches(n: int, batch_size: int, gen: torch.Generator) -> Iterable[torch.Tensor]:
+    """Endless random mini-batch indices over ``n`` items."""
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield perm[i:i + batch_size]
+
+
+def weight_step(supernet: Any, opt: torch.optim.Optimizer, c: Candidate, x: torch.Tensor,
+                y: torch.Tensor) -> float:
+    """The lower level: one step of the (copied) supernet's weights on subnet ``c``."""
+    supernet.activate(c)
+    loss = nn.functional.cross_entropy(supernet(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(supernet.parameters(), 5.0)
+    opt.step()
+    if hasattr(supernet, "inherit_ranges"):
+        supernet.inherit_ranges()
+    return float(loss.detach())
+
+
+def temperature(step: int, steps: int, start: float = 1.0, end: float = 0.4) -> float:
+    """Gumbel-softmax temperature, annealed geometrically from ``start`` to ``end``."""
+    return start * (end / start) ** (step / max(1, steps - 1))
+
+
+def distinct(cands: Iterable[Candidate], space: SearchSpace, n: int) -> list[Candidate]:
+    """The first ``n`` distinct repaired candidates of ``cands``."""
+    out, seen = [], set()
+    for c in cands:
+        c = space.repair(c)
+        if c.key not in seen:
+            seen.add(c.key)
+            out.append(c)
+        if len(out) >= n:
+            break
+    return out
+
+
+def finite(x: float) -> bool:
+    return math.isfinite(x)
+
+
+__all__ = ["ArchParams", "HardwareCost", "gates", "layer_slots", "forward_loss", "batches",
+           "weight_step", "temperature", "distinct"]
