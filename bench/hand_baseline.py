@@ -25,7 +25,7 @@ from codesign.data import load_dataset
 from codesign.io import atomic_write_json
 from codesign.models.qcnn import build_qmodel
 from codesign.request import SearchRequest
-from codesign.search.loop import Pricer
+from codesign.search.pricing import Pricer
 from codesign.spaces.base import get_space
 from codesign.supernet.train import accuracy, to_float
 

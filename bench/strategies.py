@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import optuna  # noqa: E402
 
-from codesign.search.loop import Pricer  # noqa: E402
+from codesign.search.pricing import Pricer  # noqa: E402
 from codesign.search.strategies import get_strategy, list_strategies  # noqa: E402
 from codesign.spaces.base import Candidate, get_space  # noqa: E402
 
