@@ -19,7 +19,9 @@ test-set accuracy (the first and only time the test set is used); write
 * ``network.json``: the design in the network format (``codesign estimate`` reads it);
 * ``model.pt``: the fine-tuned Brevitas state dict;
 * ``report.json``: test accuracy, cost report, preprocessing, and the top-1 agreement of each
-  exported model with PyTorch over the whole test set.
+  exported model with PyTorch over the whole test set; for a search that measured robustness,
+  the exported model's test accuracy under the search's attack (and under 10-step PGD, when the
+  search used FGSM, which can overstate it).
 
 Everything is written into a temporary sibling folder that is renamed to ``--out`` at the
 end, so a failed export leaves nothing half-written.
@@ -189,6 +191,22 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
     model = model.cpu().eval()
     cpu = torch.device("cpu")
     test_acc = accuracy(model, test_x, test_y, cpu)
+    robustness = None
+    if request.measures_robustness:  # E2RNAS's check after export: the fine-tuned static model
+        from codesign.search.robust import Attack, robust_accuracy
+
+        attack = Attack(request.attack, float(request.eps), request.pgd_steps)
+        n_r = min(len(test_x), max(request.robust_images, 1000))
+        robustness = {"attack": request.attack, "eps": request.eps,
+                      "pgd_steps": request.pgd_steps if request.attack == "pgd" else None,
+                      "test_images": n_r,
+                      "robust_accuracy": robust_accuracy(model, test_x[:n_r], test_y[:n_r], cpu,
+                                                         attack, seed=request.seed),
+                      "validation_robust_accuracy_search": design.get("robust_accuracy")}
+        if request.attack == "fgsm":  # FGSM can overstate robustness (gradient masking)
+            robustness["pgd_robust_accuracy"] = robust_accuracy(
+                model, test_x[:n_r], test_y[:n_r], cpu, Attack("pgd", float(request.eps), 10),
+                seed=request.seed)
     with torch.no_grad():
         torch_logits = np.concatenate([model(to_float(test_x[i:i + 1000], cpu)).numpy()
                                        for i in range(0, len(test_x), 1000)])
@@ -238,6 +256,7 @@ def export_design(run_dir: str | Path, which: str, out: str | Path, data_dir: st
             "test_images": int(len(test_x)),
             "validation_accuracy_search": design["accuracy"],
             "finetune": ft,
+            **({"robustness": robustness} if robustness is not None else {}),
             "cost": cost.to_dict(),
             "budgets": request.budgets(),
             "preprocessing": PREPROCESSING,

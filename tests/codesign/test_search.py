@@ -268,6 +268,12 @@ def test_robust_accuracy_objective_and_constraint(toy_idx_dir, tmp_path):
         assert v == pytest.approx(1 - x["robust_accuracy"] / 0.05)
         assert x["feasible"] == all(u <= 0 for u in x["violations"].values())
     assert any(c["metric"] == "robust_accuracy" for c in d["constraints"])
+    assert any(x["feasible"] for x in d["designs"])
+    exp = tmp_path / "export"  # measured after export too, on the test set
+    assert main(["export", str(out), "--design", "knee", "--out", str(exp), "--no-progress",
+                 "--finetune-epochs", "0.1", "--qonnx-samples", "20"]) == 0
+    r = json.loads((exp / "report.json").read_text())["robustness"]
+    assert r["attack"] == "pgd" and 0 <= r["robust_accuracy"] <= 1 and r["test_images"] > 0
 
 
 def test_zero_cost_prefilter_reports_its_rank_correlation(toy_idx_dir, tmp_path):
