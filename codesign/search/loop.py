@@ -270,58 +270,13 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
     evaluator = Evaluator(pricer, scorer, _prefilter(request, store, sp.train_x),
                           cache=store.scores_of)
 
-    # --- the strategy's first proposals
-    store.recover_stale()
-    if not store.study.user_attrs.get("first_generation_queued"):
-        # hand-design-like seeds open the first generation, screened ones fill it; queued again
-        # (existing ones skipped) until one session got through, so a kill loses no seed
-        _enqueue_first_generation(store.study, space, pricer, request, evaluator.prefilter)
-        store.study.set_user_attr("first_generation_queued", True)
-    strategy = get_strategy(request.strategy)
-    if strategy.supernet_driven and not store.study.user_attrs.get("proposals_queued"):
-        t0 = time.perf_counter()
-        first = min(request.population, request.trials)
-        proposals = strategy.propose(
-            SearchContext(request, space, supernet, device, sp.train_x, sp.train_y, evaluator,
-                          attack, progress), max(0, request.trials - first))
-        for c in proposals:
-            store.study.enqueue_trial(dict(c), skip_if_exists=True)
-        store.study.set_user_attr("proposals_queued", True)
-        search_s += time.perf_counter() - t0
-        log.info("%s proposed %d candidates in %.1f s", strategy.name, len(proposals),
-                 time.perf_counter() - t0)
-
-    # --- the trials
-    from tqdm.auto import tqdm
-    bar = tqdm(total=request.trials, initial=len(store.completed()), desc="search",
-               unit="trial", disable=not progress, dynamic_ncols=True)
-    n_eval = 0
-    while True:
-        while store.needs_more():
-            t0 = time.perf_counter()
-            trial = store.ask()
-            if trial is None:
-                break
-            with store.heartbeat(trial):
-                queued = "fixed_params" in store.storage.get_trial_system_attrs(trial._trial_id)
-                c = Candidate({s.name: trial.suggest_categorical(s.name, list(s.choices))
-                               for s in space.slots})
-                ev = evaluator.evaluate(c, trial, queued=queued)
-                n_eval += ev.evaluated
-                _record(store, trial, ev, objectives)
-            search_s += time.perf_counter() - t0
-            store.record_session(session, {"search_s": search_s,
-                                           "total_s": time.perf_counter() - t_start})
-            if not ev.prefiltered:
-                bar.update(1)
-            bar.set_postfix(evaluated=n_eval)
-        if store.exclusive:
-            break
-        store.wait_for_others()  # every worker's pareto.json is the whole study's
-        store.recover_stale()
-        if not store.needs_more():
-            break
-    bar.close()
+    # --- the first generation, the strategy's proposals, the trials
+    search_s += run_trials(request, space, pricer, evaluator, store, objectives,
+                           SearchContext(request, space, supernet, device, sp.train_x,
+                                         sp.train_y, evaluator, attack, progress),
+                           progress, on_trial=lambda spent: store.record_session(
+                               session, {"search_s": search_s + spent,
+                                         "total_s": time.perf_counter() - t_start}))
 
     designs = mark_front(designs_from_study(store.study), objectives)  # knee() needs the front
     extra: dict[str, Any] = {}
@@ -367,6 +322,64 @@ def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pric
                 title=f"{data.note} on {request.device}: LUT <= {budgets['lut']:,.0f}"
                       + (f", >= {request.min_fps:,.0f} frames/s" if request.min_fps else ""))
     return pareto
+
+
+def run_trials(request: SearchRequest, space: SearchSpace, pricer: Pricer, evaluator: Evaluator,
+               store: TrialStore, objectives: Any, ctx: SearchContext, progress: bool = False,
+               on_trial: Any = None) -> float:
+    """Queue the first generation and (for a supernet-driven strategy) its proposals, then run
+    trials until the study has ``request.trials``; returns the seconds spent.  ``on_trial`` is
+    called with the seconds so far after every trial."""
+    search_s = 0.0
+    store.recover_stale()
+    if not store.study.user_attrs.get("first_generation_queued"):
+        # hand-design-like seeds open the first generation, screened ones fill it; queued again
+        # (existing ones skipped) until one session got through, so a kill loses no seed
+        _enqueue_first_generation(store.study, space, pricer, request, evaluator.prefilter)
+        store.study.set_user_attr("first_generation_queued", True)
+    strategy = get_strategy(request.strategy)
+    if strategy.supernet_driven and not store.study.user_attrs.get("proposals_queued"):
+        t0 = time.perf_counter()
+        first = min(request.population, request.trials)
+        proposals = strategy.propose(ctx, max(0, request.trials - first))
+        for c in proposals:
+            store.study.enqueue_trial(dict(c), skip_if_exists=True)
+        store.study.set_user_attr("proposals_queued", True)
+        search_s += time.perf_counter() - t0
+        log.info("%s proposed %d candidates in %.1f s", strategy.name, len(proposals),
+                 time.perf_counter() - t0)
+
+    from tqdm.auto import tqdm
+    bar = tqdm(total=request.trials, initial=len(store.completed()), desc="search",
+               unit="trial", disable=not progress, dynamic_ncols=True)
+    n_eval = 0
+    while True:
+        while store.needs_more():
+            t0 = time.perf_counter()
+            trial = store.ask()
+            if trial is None:
+                break
+            with store.heartbeat(trial):
+                queued = "fixed_params" in store.storage.get_trial_system_attrs(trial._trial_id)
+                c = Candidate({s.name: trial.suggest_categorical(s.name, list(s.choices))
+                               for s in space.slots})
+                ev = evaluator.evaluate(c, trial, queued=queued)
+                n_eval += ev.evaluated
+                _record(store, trial, ev, objectives)
+            search_s += time.perf_counter() - t0
+            if on_trial is not None:
+                on_trial(search_s)
+            if not ev.prefiltered:
+                bar.update(1)
+            bar.set_postfix(evaluated=n_eval)
+        if store.exclusive:
+            break
+        store.wait_for_others()  # every worker's pareto.json is the whole study's
+        store.recover_stale()
+        if not store.needs_more():
+            break
+    bar.close()
+    return search_s
 
 
 def _record(store: TrialStore, trial: Any, ev: Evaluation, objectives: Any) -> None:
