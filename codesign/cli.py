@@ -21,7 +21,8 @@ from typing import Any, NoReturn
 from fpga.errors import InputError, one_line
 
 #: sub-command modules, in the order ``codesign --help`` lists them
-COMMANDS = ("devices", "estimate", "fold", "search", "export", "calibrate", "latency", "compare")
+COMMANDS = ("devices", "estimate", "fold", "search", "export", "calibrate", "latency", "compare",
+            "report")
 
 
 class Parser(argparse.ArgumentParser):

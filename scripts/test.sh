@@ -8,6 +8,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=test bash scripts/install.sh
+# services some tests need, from Debian's packages: chromium (the HTML pages are rendered in a
+# real headless browser) and PostgreSQL (two search workers share one study on a local server
+# the test starts). Installed when missing; without them those tests skip (fail under CI=true).
+need_deb() {  # PACKAGE CHECK-COMMAND...
+  local pkg=$1; shift
+  if "$@" >/dev/null 2>&1; then return 0; fi
+  local sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo -n"
+  echo "installing Debian's $pkg for the tests"
+  if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null 2>&1 \
+         || { $sudo apt-get update -q >/dev/null 2>&1 \
+              && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$pkg" >/dev/null 2>&1; }; }
+  then
+    echo "warning: could not install $pkg; the tests that need it skip" >&2
+  fi
+}
+need_deb chromium command -v chromium
+need_deb postgresql sh -c 'ls /usr/lib/postgresql/*/bin/initdb'
 FINN_VENV=.venv-finn
 if [ "${CODESIGN_SKIP_FINN:-0}" = "1" ]; then
   echo "CODESIGN_SKIP_FINN=1: not setting up $FINN_VENV (FINN build tests skip without it)"

@@ -169,3 +169,84 @@ def plot_fronts(path: str | Path, runs: Sequence[tuple[str, Mapping[str, Any]]],
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return atomic_write_figure(path, fig)
+
+
+# ------------------------------------------------------------------ hypervolume
+#: the budget fields of a request that bound each objective (the default reference point)
+_BUDGET_FIELDS = {"lut": "max_lut", "latency_ms": "max_latency_ms", "fps": "min_fps"}
+
+
+def reference_point(runs: Sequence[tuple[str, Mapping[str, Any]]], objective: str,
+                    given: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The reference point the hypervolumes are measured against, and why.
+
+    Accuracy: 0 unless given.  A cost (``lut``, ``latency_ms``, lower is better): the loosest
+    budget the runs' requests set for it, else the largest value among their feasible designs.
+    ``fps`` (higher is better): the lowest frame-rate floor the requests set, else 0; its scale
+    is the highest frame rate any run reached."""
+    sense = COMPARE_OBJECTIVES[objective][0]
+    values = [x[objective] for _, d in runs for x in d["designs"]
+              if x.get("feasible") and x.get("accuracy") is not None
+              and x.get(objective) is not None]
+    budgets = [d.get("request", {}).get(_BUDGET_FIELDS[objective]) for _, d in runs]
+    budgets = [b for b in budgets if _number(b) and b > 0]
+    if given is not None:
+        acc, x = given
+        why = "given with --reference"
+    elif sense == "min":
+        acc = 0.0
+        x = max(budgets) if budgets else (max(values) if values else 1.0)
+        why = ("the runs' loosest budget" if budgets else "the largest value among the runs' "
+               "feasible designs")
+    else:
+        acc = 0.0
+        x = min(budgets) if budgets else 0.0
+        why = "the runs' lowest frame-rate floor" if budgets else "0 frames/s"
+    top = max(values + [x]) if sense == "max" else None
+    return {"accuracy": float(acc), objective: float(x), "sense": sense, "why": why,
+            **({"scale": float(top)} if top is not None else {})}
+
+
+def front_hypervolume(front: Sequence[Mapping[str, Any]], objective: str,
+                      ref: Mapping[str, Any]) -> float:
+    """The share of the box between ``ref`` and the ideal point (accuracy 1; cost 0, or the
+    highest frame rate seen) that ``front`` dominates: 0 (nothing better than ``ref``) to 1."""
+    from codesign.search.hypervolume import hypervolume
+
+    acc_ref, x_ref = ref["accuracy"], ref[objective]
+    if acc_ref >= 1:
+        return 0.0
+    pts = []
+    for x in front:
+        a = (1 - x["accuracy"]) / (1 - acc_ref)
+        if ref["sense"] == "min":
+            c = x[objective] / x_ref if x_ref > 0 else float("inf")
+        else:
+            span = ref["scale"] - x_ref
+            c = (ref["scale"] - x[objective]) / span if span > 0 else 0.0
+        pts.append((a, c))
+    return hypervolume(pts, (1.0, 1.0))
+
+
+def hypervolume_table(runs: Sequence[tuple[str, Mapping[str, Any]]], objective: str,
+                      given: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Each run's front, best accuracy and hypervolume against one reference point."""
+    ref = reference_point(runs, objective, given)
+    rows = []
+    for label, front in fronts(runs, objective):
+        rows.append({"run": label, "on_front": len(front),
+                     "best_accuracy": max((x["accuracy"] for x in front), default=None),
+                     "hypervolume": round(front_hypervolume(front, objective, ref), 6),
+                     "range": [front[0][objective], front[-1][objective]] if front else None})
+    return {"objective": objective, "reference": ref, "runs": rows}
+
+
+def write_compare_page(path: str | Path, runs: Sequence[tuple[str, Mapping[str, Any]]],
+                       objective: str, table: Mapping[str, Any]) -> Path:
+    """The interactive page beside the PNG (``FILE.html``): the fronts, hover details, runs
+    toggled from the legend, and the hypervolume table."""
+    from codesign.search.html import compare_page
+
+    from codesign.io import atomic_write_text
+
+    return atomic_write_text(path, compare_page(runs, objective, table))

@@ -58,28 +58,49 @@ def data(tmp_path_factory, idx_writer) -> Path:
     return idx_writer(tmp_path_factory.mktemp("data") / "toy", n_train=1200, n_test=200)
 
 
-def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):
-    trials = 40
+def _completed(db: Path) -> set[int]:
+    if not db.exists():
+        return set()
+    try:
+        study = _study(f"sqlite:///{db}")
+    except Exception:  # noqa: BLE001 - killed before the study existed
+        return set()
+    return {t.number for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
+
+
+def test_twenty_random_kills_lose_no_completed_trial(data, tmp_path):
+    """20 ``kill -9`` at random moments (start-up, the first generation, the trial loop) of one
+    search: after every kill the trials completed before it are still complete, the rerun
+    resumes, and the search ends with exactly ``--trials`` complete, its timing summed over
+    every session."""
+    trials = 60
     out = tmp_path / "run"
     cmd = _cmd(out, data, trials, "--epochs", "1", "--batch-size", "64")
-    rng = random.Random(9)
+    rng = random.Random(12)
     db = out / "study.db"
-    kills = 0
-    for _ in range(4):
-        before = count_trials(db, "COMPLETE")
-        target = before + rng.randint(1, 5)
+    kills, history = 0, []
+    while kills < 20:
+        before = _completed(db)
         p = _start(cmd)
-        while p.poll() is None and count_trials(db, "COMPLETE") < target:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0, 0.08))  # anywhere inside a trial
+        if kills % 2 == 0:  # anywhere: start-up, training, the first generation, a trial
+            deadline = time.time() + rng.uniform(0.5, 6.0)
+            while p.poll() is None and time.time() < deadline:
+                time.sleep(0.01)
+        else:  # inside the trial loop: after one to three more trials, then mid-trial
+            target = len(before) + rng.randint(1, 3)
+            while p.poll() is None and len(_completed(db)) < target:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 0.05))
         if p.poll() is not None:
             rc, _, err = _finish(p)
             assert rc == 0, err
-            break
+            pytest.fail(f"the search finished after {kills} kills: give it more trials")
         _kill(p)
         kills += 1
-    assert kills >= 3, "the search finished before it could be killed three times"
-    assert count_trials(db, "COMPLETE") < trials
+        after = _completed(db)
+        assert before <= after, f"kill {kills} lost completed trials {sorted(before - after)}"
+        history.append(len(after))
+    assert history[-1] < trials
     rc, stdout, err = _finish(_start(cmd))
     assert rc == 0, err
     study = _study(f"sqlite:///{db}")
@@ -89,7 +110,8 @@ def test_kills_in_the_trial_loop_end_with_exactly_trials(data, tmp_path):
     assert optuna.trial.TrialState.WAITING not in states
     d = json.loads((out / "pareto.json").read_text())
     assert d["trials"]["completed"] == trials
-    assert d["timing"]["sessions"] == kills + 1  # every session recorded its seconds
+    # every session that got as far as opening the study recorded its seconds
+    assert d["timing"]["sessions"] >= 2
     assert d["timing"]["total_s"] >= d["timing"]["search_s"] > 0
     # every hand-design seed of the first generation was scored, kills or not
     from codesign.spaces.base import get_space
