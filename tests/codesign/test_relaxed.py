@@ -107,3 +107,10 @@ def test_mgda_uses_a_robustness_gradient_when_the_request_measures_it(tmp_path):
     s.propose(ctx, 4)
     assert all(len(g) == 3 for g in s.gammas_)  # accuracy, robustness, hardware
     assert all(sum(g) == pytest.approx(1.0, abs=1e-3) for g in s.gammas_)
+
+
+def test_a_fixed_seed_gives_the_same_proposals(tmp_path):
+    ctx, _ = _context(tmp_path, "differentiable")
+    first = get_strategy("differentiable").propose(ctx, 6)
+    ctx2, _ = _context(tmp_path, "differentiable")
+    assert get_strategy("differentiable").propose(ctx2, 6) == first

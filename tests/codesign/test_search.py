@@ -129,9 +129,17 @@ def test_search_end_to_end_and_resume(toy_idx_dir, tmp_path, capsys):
     assert main(["export", str(tmp_path / "nowhere"), "--design", "best",
                  "--out", str(tmp_path / "e3")]) == 2
     assert not (tmp_path / "e2").exists() and not (tmp_path / "e3").exists()
-    # a different search into the same directory is refused
+    # a different search into the same directory is refused, files untouched
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
     assert _search(out, toy_idx_dir, "--max-lut", "20000", "--trials", "9") == 2
     assert "different search" in capsys.readouterr().err
+    for extra in (["--strategy", "mgda"], ["--objective", "robust_accuracy"],
+                  ["--prefilter", "zero-cost"], ["--eps", "0.03", "--min-robust-accuracy", "0.5"]):
+        assert _search(out, toy_idx_dir, "--max-lut", "30000", "--min-fps", "10000",
+                       "--trials", "9", *extra) == 2
+        err = capsys.readouterr().err
+        assert "different search" in err and err.count("\n") == 1, extra
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
 
 
 @pytest.mark.slow
