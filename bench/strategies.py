@@ -223,7 +223,10 @@ def main() -> int:
     space = get_space("cnv", input_shape=(1, 28, 28), num_classes=10)
     pricer = Pricer(space, request)  # type: ignore[arg-type]
     rows = {}
-    for name in list_strategies():
+    for name in args.strategies or list_strategies():
+        if get_strategy(name).supernet_driven:  # it searches through a supernet: none here
+            print(f"{name}: skipped (supernet-driven; see --problem supernet)")
+            continue
         t0 = time.perf_counter()
         curves = np.array([run(name, s, args.trials, args.population, pricer)
                            for s in range(args.seeds)])
