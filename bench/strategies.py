@@ -84,6 +84,28 @@ def run(strategy: str, seed: int, trials: int, population: int, pricer: Pricer) 
     return curve
 
 
+def plot_curves(doc: dict, path: Path) -> None:
+    """Hypervolume against evaluations, mean and spread (one std) of every strategy."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for name, r in sorted(doc["strategies"].items(), key=lambda kv: -kv[1]["final_mean"]):
+        m, sd = np.array(r["mean"]), np.array(r["std"])
+        x = np.arange(1, len(m) + 1)
+        line, = ax.plot(x, m, lw=1.5, label=f"{name} ({r['final_mean']:.3f})")
+        ax.fill_between(x, m - sd, m + sd, color=line.get_color(), alpha=0.12)
+    ax.set_xlabel("evaluations (trials)")
+    ax.set_ylabel("hypervolume (more is better)")
+    ax.set_title(f"{doc['problem']} problem, {doc['seeds']} seeds: mean and one std", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def supernet_problem(args: argparse.Namespace) -> int:
     """Every strategy x seed on the supernet-backed README problem (see the module)."""
     import dataclasses
@@ -196,7 +218,8 @@ def supernet_problem(args: argparse.Namespace) -> int:
                       f"{args.trials} --seeds {args.seeds}", "strategies": rows}
     out = Path(args.json or ROOT / "bench" / "strategies_supernet.json")
     out.write_text(json.dumps(doc, indent=1) + "\n")
-    print("wrote", out)
+    plot_curves(doc, out.with_suffix(".png"))
+    print("wrote", out, "and", out.with_suffix(".png"))
     return 0
 
 
@@ -212,7 +235,13 @@ def main() -> int:
     ap.add_argument("--run-dir", default=str(ROOT / "runs" / "issue11_default"))
     ap.add_argument("--json", default=None)
     ap.add_argument("--out", default=str(ROOT / "bench" / "strategies.json"))
+    ap.add_argument("--replot", default=None, metavar="JSON",
+                    help="only redraw the plot of an earlier run's JSON")
     args = ap.parse_args()
+    if args.replot:
+        plot_curves(json.loads(Path(args.replot).read_text()),
+                    Path(args.replot).with_suffix(".png"))
+        return 0
     if args.problem == "supernet":
         args.trials = args.trials or 40
         return supernet_problem(args)
@@ -245,7 +274,8 @@ def main() -> int:
            "trials": args.trials, "seeds": args.seeds, "population": args.population,
            "command": "python bench/strategies.py", "strategies": rows}
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
-    print("wrote", args.out)
+    plot_curves(doc, Path(args.out).with_suffix(".png"))
+    print("wrote", args.out, "and", Path(args.out).with_suffix(".png"))
     return 0
 
 
