@@ -15,7 +15,6 @@ round-robin, until ``n``.
 """
 from __future__ import annotations
 
-import copy
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -47,41 +46,30 @@ class Differentiable(SupernetStrategy):
     def propose(self, ctx: SearchContext, n: int) -> list[Candidate]:
         import torch
 
-        from codesign.search.strategies.relaxed import (ArchParams, HardwareCost, batches,
-                                                        distinct, forward_loss, gates,
-                                                        layer_slots, temperature, weight_step)
-        from codesign.supernet.train import to_float
+        from codesign.search.strategies.relaxed import ArchParams, BiLevel, distinct, temperature
 
-        req, space = ctx.request, ctx.space
-        layers = layer_slots(space, self.name)
-        gen = torch.Generator().manual_seed(req.seed)
-        sn = copy.deepcopy(ctx.supernet).to(ctx.device).train()
-        opt_w = torch.optim.Adam(sn.parameters(), lr=req.lr * self.weight_lr_scale)
-        heads = [ArchParams(space) for _ in HEADS]
+        bl = BiLevel(ctx, self.name, self.batch_size, self.weight_lr_scale)
+        gen = bl.gen
+        heads = [ArchParams(ctx.space) for _ in HEADS]
         opt_a = torch.optim.Adam([p for h in heads for p in h.parameters()], lr=self.arch_lr,
                                  betas=(0.5, 0.999))
-        hw = HardwareCost(ctx.evaluator)
         baseline = [None] * len(heads)
-        x_all, y_all = ctx.train_x, ctx.train_y
-        it = batches(len(x_all), min(self.batch_size, len(x_all)), gen)
-        steps = req.arch_steps
+        steps = ctx.request.arch_steps
         for step in range(steps):
             tau = temperature(step, steps)
             # lower level: the weights, on a subnet of a random head
-            idx = next(it)
+            x, y = bl.batch()
             h = heads[int(torch.randint(len(heads), (1,), generator=gen))]
             with torch.no_grad():
                 c_w, _, _ = h.sample(tau, gen)
-            weight_step(sn, opt_w, space.repair(c_w), to_float(x_all[idx], ctx.device),
-                        y_all[idx].to(ctx.device))
+            bl.lower_step(c_w, x, y)
             # upper level: every head's logits on a fresh batch
-            idx = next(it)
-            x, y = to_float(x_all[idx], ctx.device), y_all[idx].to(ctx.device)
+            x, y = bl.batch()
             opt_a.zero_grad(set_to_none=True)
             for k, (lam, head) in enumerate(zip(HEADS, heads)):
                 c, st, logp = head.sample(tau, gen)
-                ce = forward_loss(sn, space.repair(c), gates(layers, st), x, y)
-                cost = hw(c)
+                ce = bl.loss(c, st, x, y)
+                cost = bl.hw(c)
                 b = baseline[k] if baseline[k] is not None else cost
                 baseline[k] = 0.9 * b + 0.1 * cost
                 weight = lam if cost < 1.0 + 1e-9 else max(lam, HINGE_WEIGHT)
@@ -90,7 +78,7 @@ class Differentiable(SupernetStrategy):
             if ctx.progress and (step + 1) % max(1, steps // 10) == 0:
                 log.info("differentiable: step %d/%d, tau %.2f, entropy per slot %s", step + 1,
                          steps, tau, " ".join(f"{h.entropy():.2f}" for h in heads))
-        return distinct(self._proposals(heads, gen), space, n)
+        return distinct(self._proposals(heads, gen), ctx.space, n)
 
     @staticmethod
     def _proposals(heads: list[ArchParams], gen: torch.Generator) -> Any:
@@ -101,4 +89,4 @@ class Differentiable(SupernetStrategy):
         with torch.no_grad():
             for _ in range(10_000):
                 for h in heads:
-                    yield h.sample(0.3, gen)[0]
+                    yield h.draw(gen)

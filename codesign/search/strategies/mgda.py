@@ -25,7 +25,6 @@ point), then samples from the final distribution.
 """
 from __future__ import annotations
 
-import copy
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -82,41 +81,28 @@ class MGDA(SupernetStrategy):
     def propose(self, ctx: SearchContext, n: int) -> list[Candidate]:
         import torch
 
-        from codesign.search.strategies.relaxed import (ArchParams, HardwareCost, batches,
-                                                        distinct, forward_loss, gates,
-                                                        layer_slots, temperature, weight_step)
-        from codesign.supernet.train import to_float
+        from codesign.search.strategies.relaxed import ArchParams, BiLevel, distinct, temperature
 
-        req, space = ctx.request, ctx.space
-        layers = layer_slots(space, self.name)
-        gen = torch.Generator().manual_seed(req.seed)
-        sn = copy.deepcopy(ctx.supernet).to(ctx.device).train()
-        opt_w = torch.optim.Adam(sn.parameters(), lr=req.lr * self.weight_lr_scale)
-        alpha = ArchParams(space)
+        bl = BiLevel(ctx, self.name, self.batch_size, self.weight_lr_scale)
+        gen = bl.gen
+        alpha = ArchParams(ctx.space)
         opt_a = torch.optim.Adam(alpha.parameters(), lr=self.arch_lr, betas=(0.5, 0.999))
-        hw = HardwareCost(ctx.evaluator)
         baseline = None
-        x_all, y_all = ctx.train_x, ctx.train_y
-        it = batches(len(x_all), min(self.batch_size, len(x_all)), gen)
-        steps = req.arch_steps
+        steps = ctx.request.arch_steps
         trajectory: list[Candidate] = []
         self.gammas_: list[list[float]] = []
         for step in range(steps):
             tau = temperature(step, steps)
-            idx = next(it)
+            x, y = bl.batch()
             with torch.no_grad():
                 c_w, _, _ = alpha.sample(tau, gen)
-            weight_step(sn, opt_w, space.repair(c_w), to_float(x_all[idx], ctx.device),
-                        y_all[idx].to(ctx.device))
-            idx = next(it)
-            x, y = to_float(x_all[idx], ctx.device), y_all[idx].to(ctx.device)
+            bl.lower_step(c_w, x, y)
+            x, y = bl.batch()
             c, st, logp = alpha.sample(tau, gen)
-            c_r = space.repair(c)
-            losses = [lambda: forward_loss(sn, c_r, gates(layers, st), x, y)]
+            losses = [lambda: bl.loss(c, st, x, y)]
             if ctx.attack is not None:
-                losses.append(lambda: self._robust_loss(sn, c_r, layers, st, x, y, ctx.attack,
-                                                        gen))
-            cost = hw(c)
+                losses.append(lambda: self._robust_loss(bl, c, st, x, y, ctx.attack))
+            cost = bl.hw(c)
             b = baseline if baseline is not None else cost
             baseline = 0.9 * b + 0.1 * cost
             losses.append(lambda: (cost - b) * logp)
@@ -137,16 +123,14 @@ class MGDA(SupernetStrategy):
             if ctx.progress and (step + 1) % max(1, steps // 10) == 0:
                 log.info("mgda: step %d/%d, tau %.2f, gamma %s, entropy per slot %.2f", step + 1,
                          steps, tau, self.gammas_[-1], alpha.entropy())
-        return distinct(self._proposals(alpha, trajectory, gen), space, n)
+        return distinct(self._proposals(alpha, trajectory, gen), ctx.space, n)
 
     @staticmethod
-    def _robust_loss(sn: Any, c: Candidate, layers: Any, st: Any, x: torch.Tensor,
-                     y: torch.Tensor, attack: Any, gen: torch.Generator) -> torch.Tensor:
-        from codesign.search.strategies.relaxed import forward_loss, gates
-
-        sn.activate(c)
-        adv = attack.perturb(sn, x, y, gen)  # ungated: the attack does not train alpha
-        return forward_loss(sn, c, gates(layers, st), adv, y)
+    def _robust_loss(bl: Any, c: Candidate, st: Any, x: "torch.Tensor", y: "torch.Tensor",
+                     attack: Any) -> "torch.Tensor":
+        bl.supernet.activate(bl.space.repair(c))
+        adv = attack.perturb(bl.supernet, x, y, bl.gen)  # ungated: the attack trains no alpha
+        return bl.loss(c, st, adv, y)
 
     @staticmethod
     def _proposals(alpha: ArchParams, trajectory: list[Candidate], gen: torch.Generator) -> Any:
@@ -156,4 +140,4 @@ class MGDA(SupernetStrategy):
         yield from reversed(trajectory)
         with torch.no_grad():
             for _ in range(10_000):
-                yield alpha.sample(0.3, gen)[0]
+                yield alpha.draw(gen)

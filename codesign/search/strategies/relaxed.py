@@ -25,6 +25,7 @@ the loop re-prices every proposal with the exact model before it counts.
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any, Iterable
 
@@ -63,6 +64,17 @@ class ArchParams(nn.Module):
             st[slot.name] = 1.0 - zeta[i].detach() + zeta[i]
             logp = logp + torch.log_softmax(a, dim=0)[i]
         return Candidate(values), st, logp
+
+    @torch.no_grad()
+    def draw(self, gen: torch.Generator) -> Candidate:
+        """A discrete sample from ``softmax(alpha)`` (Gumbel-max), without the relaxation: the
+        same draw :meth:`sample` makes from the same generator state (the argmax does not depend
+        on the temperature), at a fraction of its cost."""
+        values = {}
+        for slot, a in zip(self.slots, self.logits):
+            u = torch.rand(a.shape, generator=gen).clamp_(1e-9, 1 - 1e-9)
+            values[slot.name] = slot.choices[int(torch.argmax(a - torch.log(-torch.log(u))))]
+        return Candidate(values)
 
     def argmax(self) -> Candidate:
         return Candidate({s.name: s.choices[int(torch.argmax(a))]
@@ -164,6 +176,42 @@ def weight_step(supernet: Any, opt: torch.optim.Optimizer, c: Candidate, x: torc
     return float(loss.detach())
 
 
+class BiLevel:
+    """What both differentiable strategies run on: a copy of the supernet whose weights the
+    lower level trains (the study's supernet stays as it is), its optimizer, mini-batches of the
+    training split, the hardware cost, the layer -> slots map, and one seeded generator for
+    every draw (so a fixed seed gives the same proposals)."""
+
+    def __init__(self, ctx: Any, strategy: str, batch_size: int = 128,
+                 weight_lr_scale: float = 0.1) -> None:
+        self.ctx, self.space = ctx, ctx.space
+        self.layers = layer_slots(ctx.space, strategy)
+        self.gen = torch.Generator().manual_seed(ctx.request.seed)
+        self.supernet = copy.deepcopy(ctx.supernet).to(ctx.device).train()
+        self.opt_w = torch.optim.Adam(self.supernet.parameters(),
+                                      lr=ctx.request.lr * weight_lr_scale)
+        self.hw = HardwareCost(ctx.evaluator)
+        n = len(ctx.train_x)
+        self._batches = batches(n, min(batch_size, n), self.gen)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next training mini-batch, as float images and labels on the device."""
+        from codesign.supernet.train import to_float
+
+        idx = next(self._batches)
+        return (to_float(self.ctx.train_x[idx], self.ctx.device),
+                self.ctx.train_y[idx].to(self.ctx.device))
+
+    def lower_step(self, c: Candidate, x: torch.Tensor, y: torch.Tensor) -> float:
+        """One step of the copy's weights on subnet ``c`` (repaired)."""
+        return weight_step(self.supernet, self.opt_w, self.space.repair(c), x, y)
+
+    def loss(self, c: Candidate, st: dict[str, torch.Tensor], x: torch.Tensor,
+             y: torch.Tensor) -> torch.Tensor:
+        """The gated cross-entropy of subnet ``c`` (repaired) on ``x``."""
+        return forward_loss(self.supernet, self.space.repair(c), gates(self.layers, st), x, y)
+
+
 def temperature(step: int, steps: int, start: float = 1.0, end: float = 0.4) -> float:
     """Gumbel-softmax temperature, annealed geometrically from ``start`` to ``end``."""
     return start * (end / start) ** (step / max(1, steps - 1))
@@ -186,5 +234,5 @@ def finite(x: float) -> bool:
     return math.isfinite(x)
 
 
-__all__ = ["ArchParams", "HardwareCost", "gates", "layer_slots", "forward_loss", "batches",
+__all__ = ["ArchParams", "BiLevel", "HardwareCost", "gates", "layer_slots", "forward_loss", "batches",
            "weight_step", "temperature", "distinct"]
