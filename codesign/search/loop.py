@@ -235,8 +235,20 @@ def _open_store(request: SearchRequest, objectives: Any, strategy: Any) -> Trial
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return TrialStore(request.storage_url(),
                       directions=["maximize" if s == "max" else "minimize" for _, s in objectives],
-                      sampler=strategy.sampler(request.seed, request.population),
+                      sampler=strategy.sampler(sampler_seed(request), request.population),
                       trials=request.trials, exclusive=request.storage is None)
+
+
+def sampler_seed(request: SearchRequest) -> int:
+    """The strategy's seed: the request's, for the run directory's own study (one worker, so
+    the run is reproducible).  Workers sharing a ``--storage`` all carry the same request, and
+    samplers seeded alike would propose the same candidates (each then a cached duplicate of
+    the other's): there each worker mixes in a seed of its own."""
+    if request.storage is None:
+        return request.seed
+    import secrets
+
+    return (request.seed * 1_000_003 + secrets.randbits(31)) % (2 ** 31)
 
 
 def _search(request: SearchRequest, data: ImageDataset, space: SearchSpace, pricer: Pricer,
@@ -501,5 +513,5 @@ def _id_at(designs: list[dict[str, Any]], i: int | None) -> int | None:
     return None if i is None else designs[i]["id"]
 
 
-__all__ = ["Pricer", "Priced", "Evaluator", "run_search", "prefilter_report", "check_budgets_reachable", "designs_from_study",
+__all__ = ["Pricer", "Priced", "Evaluator", "run_search", "prefilter_report", "sampler_seed", "check_budgets_reachable", "designs_from_study",
            "load_pareto", "build_space", "inspect_run_dir", "check_splits"]

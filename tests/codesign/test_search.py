@@ -315,3 +315,15 @@ def test_bad_search_method_input_exits_2_and_writes_nothing(toy_idx_dir, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0] and "accepted" in err[0]
     assert not out.exists()
+
+
+def test_workers_on_a_shared_storage_seed_their_samplers_apart(tmp_path):
+    """One worker: the request's seed (reproducible); workers sharing a storage carry the same
+    request and would otherwise propose the same candidates."""
+    from codesign.search.loop import sampler_seed
+
+    own = SearchRequest(dataset="mnist", device="pynq-z1", out=str(tmp_path / "a"), seed=7)
+    assert sampler_seed(own) == 7
+    shared = SearchRequest(dataset="mnist", device="pynq-z1", out=str(tmp_path / "b"), seed=7,
+                           storage="sqlite:///x.db")
+    assert len({sampler_seed(shared) for _ in range(5)}) == 5
