@@ -86,7 +86,7 @@ class SearchRequest:
     #: proposed candidate scoring below the ``prefilter_keep`` quantile of the scores so far is
     #: not sent to the supernet
     prefilter: str = "none"
-    zero_cost_proxy: str = "synflow"
+    zero_cost_proxy: str = "nwot"  # better than synflow on our space (bench/zero_cost.py)
     prefilter_keep: float = 0.5
     #: the supernet-driven strategies (differentiable, mgda): architecture-parameter steps
     arch_steps: int = 200

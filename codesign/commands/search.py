@@ -87,8 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prefilter", default="none", metavar="NAME",
                    help="zero-cost: rank candidates by a training-free score at initialization "
                         "before the supernet sees them; " + " | ".join(PREFILTERS))
-    p.add_argument("--zero-cost-proxy", default="synflow", metavar="NAME",
-                   help="the prefilter's score: " + " | ".join(PROXIES) + " (default synflow)")
+    p.add_argument("--zero-cost-proxy", default="nwot", metavar="NAME",
+                   help="the prefilter's score: " + " | ".join(PROXIES) + " (default nwot, "
+                        "which ranks this space's candidates better: bench/zero_cost.py)")
     p.add_argument("--prefilter-keep", type=float, default=0.5, metavar="FRACTION",
                    help="the prefilter sends a proposal to the supernet when its score is in "
                         "the top FRACTION of the scores so far (default 0.5)")

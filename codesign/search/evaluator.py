@@ -135,7 +135,7 @@ class Prefilter:
 
     def __init__(self, proxy: Callable[..., float], keep: float, warmup: int, max_pruned: int,
                  seed: int = 0, images: Any = None, history: Sequence[float] = (),
-                 pruned: int = 0, name: str = "synflow") -> None:
+                 pruned: int = 0, name: str = "nwot") -> None:
         self.proxy, self.keep, self.warmup, self.max_pruned = proxy, keep, warmup, max_pruned
         self.seed, self.images, self.name = seed, images, name
         self.history = [h for h in history if h is not None and np.isfinite(h)]
