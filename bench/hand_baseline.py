@@ -62,6 +62,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--exports", nargs="*", default=[], help="export folders with report.json")
+    ap.add_argument("--designs", nargs="*", type=int, default=None,
+                    help="train only these hand designs (indices; default: all)")
     ap.add_argument("--json", default="bench/hand_baseline.json")
     args = ap.parse_args()
 
@@ -74,6 +76,8 @@ def main() -> None:
     tx, ty = torch.from_numpy(data.test_x), torch.from_numpy(data.test_y).long()
     rows = []
     for i, c in enumerate(space.seeds()):
+        if args.designs is not None and i not in args.designs:
+            continue
         p = pricer.price(c)
         arch = "-".join(f"{layer['name']}:{layer.get('out_channels', layer.get('out_features', ''))}"
                         for layer in p.network.to_dict()["layers"] if layer["op"] != "maxpool")
