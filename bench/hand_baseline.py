@@ -106,7 +106,7 @@ def main() -> None:
         print(f"{r['design']:<40} {acc:>8} {r['lut']:>7,} {r['bram18']:>6,} {r['fps']:>9,.0f}  {r['arch']}")
     atomic_write_json(args.json, {"dataset": data.note, "device": args.device,
                                   "max_lut": args.max_lut, "min_fps": args.min_fps,
-                                  "epochs": args.epochs, "rows": rows})
+                                  "epochs": args.epochs, "seed": args.seed, "rows": rows})
 
 
 if __name__ == "__main__":
