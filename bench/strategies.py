@@ -114,17 +114,12 @@ def supernet_problem(args: argparse.Namespace) -> int:
 
     import torch
 
-    from codesign.data import load_dataset
-    from codesign.request import SearchRequest
     from codesign.search.evaluator import Evaluator, SupernetScorer, accuracy_key
     from codesign.search.hypervolume import hypervolume
-    from codesign.search.loop import build_space, designs_from_study, run_trials
+    from codesign.search.loop import designs_from_study, run_trials
     from codesign.search.pareto import objectives_of
     from codesign.search.strategies import SearchContext
     from codesign.search.study import TrialStore
-    from codesign.supernet import build_supernet
-    from codesign.supernet.fewshot import load_trained
-    from codesign.supernet.train import tensor_splits
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "supernet.pt").is_file():
@@ -133,13 +128,10 @@ def supernet_problem(args: argparse.Namespace) -> int:
                         "--device", "pynq-z1", "--max-lut", "30000", "--min-fps", "10000",
                         "--epochs", "2", "--trials", "40", "--seed", "0", "--no-progress",
                         "--out", str(run_dir)], check=True, cwd=ROOT)
-    base = SearchRequest.load(run_dir / "request.json")
-    data = load_dataset(base.dataset, base.data_dir)
-    space = build_space(base, data)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    supernet = load_trained(space, build_supernet, base.supernet, run_dir, base.few_shot_splits,
-                            "rerun the README default search").cpu()
-    sp = tensor_splits(data, base.val_size, base.seed)
+    from common import load_run
+
+    run = load_run(run_dir)
+    base, space, supernet, sp = run.request, run.space, run.supernet, run.splits
     scorer = SupernetScorer(supernet, sp.train_x[:base.calib_images], sp.val_x, sp.val_y,
                             torch.device("cpu"))
     memo: dict[str, dict[str, float]] = {}

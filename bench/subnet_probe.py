@@ -12,13 +12,9 @@ from pathlib import Path
 
 import torch
 
-from codesign.data import load_dataset
-from codesign.request import SearchRequest
-from codesign.search.loop import build_space
+from common import load_run
 from codesign.spaces.base import Candidate
-from codesign.supernet import build_supernet
-from codesign.supernet.fewshot import load_trained
-from codesign.supernet.train import evaluate_subnet, tensor_splits
+from codesign.supernet.train import evaluate_subnet
 
 
 def main() -> None:
@@ -30,12 +26,8 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     run = Path(args.run)
-    req = SearchRequest.load(run / "request.json")
-    data = load_dataset(req.dataset, req.data_dir)
-    space = build_space(req, data)
-    net = load_trained(space, build_supernet, req.supernet, run, req.few_shot_splits,
-                       "rerun the search")
-    sp = tensor_splits(data, req.val_size, req.seed)
+    loaded = load_run(run)
+    space, net, sp = loaded.space, loaded.supernet, loaded.splits
     vx, vy = sp.val_x[:args.val], sp.val_y[:args.val]
     cpu = torch.device("cpu")
     big, small = space.extreme(largest=True), space.extreme(largest=False)

@@ -25,15 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from codesign.data import load_dataset  # noqa: E402
-from codesign.request import SearchRequest  # noqa: E402
+from common import load_run  # noqa: E402
+
 from codesign.search.evaluator import SupernetScorer  # noqa: E402
-from codesign.search.loop import build_space  # noqa: E402
 from codesign.search.pricing import Pricer  # noqa: E402
 from codesign.search.zero_cost import nwot, rank_correlation, synflow  # noqa: E402
-from codesign.supernet import build_supernet  # noqa: E402
-from codesign.supernet.fewshot import load_trained  # noqa: E402
-from codesign.supernet.train import tensor_splits  # noqa: E402
 
 
 def weights_and_bops(spec) -> tuple[float, float]:
@@ -60,12 +56,8 @@ def main() -> int:
     ap.add_argument("--json", default=str(ROOT / "bench" / "zero_cost.json"))
     args = ap.parse_args()
     run_dir = Path(args.run_dir)
-    req = SearchRequest.load(run_dir / "request.json")
-    data = load_dataset(req.dataset, req.data_dir)
-    space = build_space(req, data)
-    supernet = load_trained(space, build_supernet, req.supernet, run_dir, req.few_shot_splits,
-                            "rerun the search").cpu()
-    sp = tensor_splits(data, req.val_size, req.seed)
+    run = load_run(run_dir)
+    req, space, supernet, sp = run.request, run.space, run.supernet, run.splits
     scorer = SupernetScorer(supernet, sp.train_x[:req.calib_images], sp.val_x, sp.val_y,
                             torch.device("cpu"))
     pricer = Pricer(space, req)
@@ -96,7 +88,8 @@ def main() -> int:
           "correlation with supernet validation accuracy (signed)")
     print(f"{'score':<10}{'Kendall tau':>12}{'Spearman':>10}")
     for name, r in table.items():
-        print(f"{name:<10}{r['kendall_tau']:>12.3f}{r['spearman']:>10.3f}")
+        tau, rho = (f"{v:.3f}" if v is not None else "-" for v in (r["kendall_tau"], r["spearman"]))
+        print(f"{name:<10}{tau:>12}{rho:>10}")
     print(f"proxy time per candidate: {np.mean([r['proxy_s'] for r in rows]) * 1e3:.0f} ms "
           "(synflow + nwot)")
     doc = {"date": datetime.date.today().isoformat(), "run_dir": str(run_dir),

@@ -26,7 +26,6 @@ the loop re-prices every proposal with the exact model before it counts.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any, Iterable
 
 import torch
@@ -228,10 +227,6 @@ def distinct(cands: Iterable[Candidate], space: SearchSpace, n: int) -> list[Can
         if len(out) >= n:
             break
     return out
-
-
-def finite(x: float) -> bool:
-    return math.isfinite(x)
 
 
 __all__ = ["ArchParams", "BiLevel", "HardwareCost", "gates", "layer_slots", "forward_loss", "batches",
