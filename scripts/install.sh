@@ -3,6 +3,10 @@
 #   VENV=path  (default .venv)   EXTRAS=test  (optional extras to install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# pip's wheel cache would hold a second copy of torch's multi-GB CUDA wheels where they come
+# from the registry (CI): a full disk failed a CI run that way. Off by default under CI.
+if [ "${CI:-}" = "true" ] && [ -z "${PIP_NO_CACHE_DIR:-}" ]; then export PIP_NO_CACHE_DIR=1; fi
+df -h . 2>/dev/null | awk 'NR==2 {print "disk: " $4 " free on " $6 " before installing"}' || true
 VENV="${VENV:-.venv}"
 PY="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then

@@ -35,6 +35,8 @@ else
   echo "setting up $FINN_VENV: finn-plus for tests/fpga/test_finn_build.py (~3 min, ~6 GB;" \
        "CODESIGN_SKIP_FINN=1 skips)"
   t0=$(date +%s)
+  [ "${CI:-}" = "true" ] && export PIP_NO_CACHE_DIR="${PIP_NO_CACHE_DIR:-1}"
+  df -h . 2>/dev/null | awk 'NR==2 {print "disk: " $4 " free on " $6}' || true
   if "${PYTHON:-python3}" -m venv --clear "$FINN_VENV" \
       && "$FINN_VENV/bin/pip" install -q finn-plus psutil \
       && "$FINN_VENV/bin/python" -c "import finn.builder.build_dataflow_config" >/dev/null 2>&1
