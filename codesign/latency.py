@@ -41,8 +41,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from fpga.errors import InputError
-from hw_models.latency_table import (DEVICE_KINDS, RUNTIMES, LatencyTable, LatencyTableModel,
-                                     OpConfig, fit_overhead, network_ops)
+from hw_models.latency_table import (DEVICE_KINDS, KIND_GROUPS, RUNTIMES, STATISTICS,
+                                     LatencyTable,
+                                     LatencyTableModel, OpConfig, fit_overhead, kind_group,
+                                     network_ops)
 from hw_models.network import NetworkSpec
 
 from codesign.spaces.base import Candidate, SearchSpace
@@ -57,13 +59,29 @@ MAX_ARCH_VARIANTS = 4096
 class Protocol:
     """How every op and network is timed (stored in the table)."""
 
-    rounds: int = 5
+    rounds: int = 6
     warmup_runs: int = 5
     min_repeats: int = 20
     round_s: float = 0.05
     max_repeats: int = 2000
-    calibration: int = 16
+    calibration: int = 32
     calibration_seed: int = 1
+    #: keep every core out of its idle state while timing (see :class:`KeepAwake`); ``None``:
+    #: on when more than one thread is timed on the CPU, off otherwise
+    keep_awake: bool | None = None
+    #: the machine-state probe (see :func:`measure_round_robin`): a fixed network timed before
+    #: every ``probe_every`` items; rounds timed while it ran more than ``state_tolerance`` above
+    #: its reference are "degraded" and do not count, and items left with no normal round are
+    #: timed again until they get one or ``state_wait_s`` seconds have passed
+    #: what the table predicts of each item's timed runs (:data:`STATISTICS`)
+    statistic: str = "p10"
+    probe: bool = True
+    probe_every: int = 2
+    #: an item needs this many normal rounds (one slow round between two normal readings can
+    #: slip through; two rarely do)
+    min_normal_rounds: int = 2
+    state_tolerance: float = 0.10
+    state_wait_s: float = 120.0
 
     def __post_init__(self) -> None:
         for k in ("rounds", "warmup_runs", "min_repeats", "max_repeats"):
@@ -74,6 +92,27 @@ class Protocol:
             raise InputError("round-s", f"got {self.round_s!r}", ["a number > 0"])
         if self.calibration < 3:
             raise InputError("calibration", f"got {self.calibration!r}", ["an integer >= 3"])
+        if self.keep_awake not in (None, True, False):
+            raise InputError("keep-awake", f"got {self.keep_awake!r}", ["true", "false"])
+        if self.statistic not in STATISTICS:
+            raise InputError("statistic", f"got {self.statistic!r}", STATISTICS)
+        if self.probe not in (True, False):
+            raise InputError("probe", f"got {self.probe!r}", ["true", "false"])
+        for k in ("probe_every", "min_normal_rounds"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(k.replace("_", "-"), f"got {v!r}", ["an integer >= 1"])
+        if not self.state_wait_s >= 0:
+            raise InputError("state-wait-s", f"got {self.state_wait_s!r}", ["a number >= 0"])
+        if not 0 < self.state_tolerance < 1:
+            raise InputError("state-tolerance", f"got {self.state_tolerance!r}",
+                             ["a number in (0, 1)"])
+
+    def resolved(self, device_kind: str, threads: int) -> "Protocol":
+        """This protocol with ``keep_awake`` decided for ``device_kind`` and ``threads``."""
+        if self.keep_awake is not None:
+            return self
+        return dataclasses.replace(self, keep_awake=device_kind == "cpu" and threads > 1)
 
     @classmethod
     def of_table(cls, table: LatencyTable, **overrides: Any) -> "Protocol":
@@ -405,38 +444,199 @@ def network_runner(spec: NetworkSpec, device_kind: str, runtime: str, threads: i
 
 
 # ------------------------------------------------------------------------------ timing
-def _stats(samples_s: Sequence[float]) -> dict[str, Any]:
+_SPINNER = """
+import os, sys
+try:
+    os.sched_setaffinity(0, {int(sys.argv[1])})
+except (AttributeError, OSError):
+    pass
+try:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+except (AttributeError, OSError):
+    os.nice(19)
+while True:
+    pass
+"""
+
+
+class KeepAwake:
+    """Keep every usable core busy with a lowest-priority spinner while timing multi-threaded ops.
+
+    Why: on a virtual machine whose idle vCPUs halt (``cpuidle`` haltpoll with no guest polling,
+    as on this project's 2-core machines), waking onnxruntime's intra-op worker costs a VM exit,
+    and whole multi-second stretches then run at one thread's speed: the same 2-thread network
+    measured 0.39 ms or 0.65 ms depending on when it was timed (``bench/LATENCY.md``).  A
+    ``SCHED_IDLE`` spinner per core keeps the vCPUs from halting; the kernel preempts it at once
+    for any normal thread, so it takes no time from the measured work.  It is what a
+    latency-critical server does with its cores (busy-polling idle), and the table records it
+    (``protocol.keep_awake``) so validation times the same way.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "KeepAwake":
+        if self.enabled:
+            import sys
+
+            cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+                else list(range(os.cpu_count() or 1))
+            for cpu in cores:
+                self.procs.append(subprocess.Popen([sys.executable, "-c", _SPINNER, str(cpu)],
+                                                   stdin=subprocess.DEVNULL,
+                                                   stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.DEVNULL))
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+        self.procs.clear()
+
+
+def _stats(samples_s: Sequence[float], round_medians_s: Sequence[float] = ()) -> dict[str, Any]:
+    """Summary of one item's timings (ms): quartiles, low percentiles, minimum and the best
+    round's median (the rounds are spread over the whole measurement, so that one is the item
+    at the machine's fastest state)."""
     a = np.asarray(samples_s) * 1e3
-    q1, med, q3 = np.percentile(a, [25, 50, 75])
-    return {"median_ms": float(med), "q1_ms": float(q1), "q3_ms": float(q3),
-            "iqr_ms": float(q3 - q1), "min_ms": float(a.min()), "n": int(a.size)}
+    p5, p10, q1, med, q3 = np.percentile(a, [5, 10, 25, 50, 75])
+    out = {"median_ms": float(med), "q1_ms": float(q1), "q3_ms": float(q3),
+           "iqr_ms": float(q3 - q1), "p5_ms": float(p5), "p10_ms": float(p10),
+           "min_ms": float(a.min()), "n": int(a.size)}
+    if len(round_medians_s):
+        out["best_round_ms"] = float(np.min(round_medians_s) * 1e3)
+    return out
 
 
-def measure_round_robin(runners: Mapping[str, Runner], protocol: Protocol,
-                        bar: Any = None) -> dict[str, dict[str, Any]]:
-    """Time every runner in ``protocol.rounds`` round-robin passes; median and quartiles each."""
-    samples: dict[str, list[float]] = {k: [] for k in runners}
+@dataclass
+class Measurement:
+    """What :func:`measure_round_robin` returns: per-item statistics and the machine's state."""
+
+    stats: dict[str, dict[str, Any]]
+    #: the probe's fastest round (ms): the reference of the normal state (``None`` without probe)
+    probe_ref_ms: float | None = None
+    state: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        return self.stats[key]
+
+
+def _time_round(run: Runner, protocol: Protocol) -> list[float]:
+    for _ in range(protocol.warmup_runs):
+        run()
+    got: list[float] = []
+    t_end = time.perf_counter() + protocol.round_s
+    while len(got) < protocol.min_repeats or (time.perf_counter() < t_end
+                                              and len(got) < protocol.max_repeats):
+        got.append(run.timed())
+    return got
+
+
+def _statistic_ms(samples_s: Sequence[float], statistic: str) -> float:
+    a = np.asarray(samples_s) * 1e3
+    if statistic == "min":
+        return float(a.min())
+    q = {"median": 50, "p10": 10, "p5": 5}[statistic]
+    return float(np.percentile(a, q))
+
+
+def measure_round_robin(runners: Mapping[str, Runner], protocol: Protocol, bar: Any = None,
+                        probe: Runner | None = None,
+                        probe_ref_ms: float | None = None) -> Measurement:
+    """Time every runner in ``protocol.rounds`` round-robin passes.
+
+    With a ``probe`` (a fixed network), the machine's state is watched: the probe is timed
+    before every block of ``protocol.probe_every`` items and once after the last, so every
+    item's round lies between two readings.  A round is *normal* when both readings around it
+    are within ``state_tolerance`` of the reference ``probe_ref_ms`` (given: a table's; else the
+    probe's fastest reading here).  Items' statistics come from their normal rounds only; items
+    with none are timed again, with the probe, in more passes until they have one or
+    ``protocol.state_wait_s`` seconds have passed (``min_normal_rounds`` of them, in fact);
+    an item still without one keeps all its
+    rounds and is flagged ``"degraded": True``.
+
+    Why: on this project's 2-core virtual machines a vCPU is sometimes slowed by the host for
+    seconds to minutes, and a 2-thread op then runs at about one thread's speed (0.39 ms vs
+    0.65 ms for one network, ``bench/LATENCY.md``); such rounds would mix two machines into one
+    table.
+    """
+    samples: dict[str, list[list[float]]] = {k: [] for k in runners}
+    blocks: dict[str, list[int]] = {k: [] for k in runners}  # the block each round lies in
+    readings: list[float] = []  # readings[b]: the probe before block b (and after block b - 1)
+
+    def read_probe() -> None:
+        readings.append(float(np.median(_time_round(probe, protocol)) * 1e3))  # type: ignore
+
+    def timed_pass(keys: Sequence[str], progress_bar: Any = None) -> None:
+        for i, key in enumerate(keys):
+            if probe is not None and i % protocol.probe_every == 0:
+                read_probe()
+            samples[key].append(_time_round(runners[key], protocol))
+            blocks[key].append(len(readings) - 1)
+            if progress_bar is not None:
+                progress_bar.update(1)
+        if probe is not None:
+            read_probe()  # closes the last block
+
     for _ in range(protocol.rounds):
-        for key, run in runners.items():
-            for _ in range(protocol.warmup_runs):
-                run()
-            got: list[float] = []
-            t_end = time.perf_counter() + protocol.round_s
-            while len(got) < protocol.min_repeats or (time.perf_counter() < t_end
-                                                      and len(got) < protocol.max_repeats):
-                got.append(run.timed())
-            samples[key].extend(got)
-            if bar is not None:
-                bar.update(1)
-    return {k: _stats(v) for k, v in samples.items()}
+        timed_pass(list(runners), bar)
+    ref = probe_ref_ms if probe_ref_ms is not None else (min(readings) if readings else None)
+    limit = None if ref is None else ref * (1 + protocol.state_tolerance)
+
+    def normal(key: str) -> list[int]:
+        if limit is None:
+            return list(range(len(samples[key])))
+        return [i for i, b in enumerate(blocks[key])
+                if readings[b] <= limit and readings[b + 1] <= limit]
+
+    passes = 0
+    need = min(protocol.min_normal_rounds, protocol.rounds)
+    deadline = time.perf_counter() + protocol.state_wait_s
+    while limit is not None and time.perf_counter() < deadline:
+        todo = [k for k in runners if len(normal(k)) < need]
+        if not todo:
+            break
+        passes += 1
+        timed_pass(todo)
+    stats: dict[str, dict[str, Any]] = {}
+    degraded = 0
+    for key in runners:
+        idx = normal(key)
+        flagged = not idx
+        if flagged:
+            degraded += 1
+            idx = list(range(len(samples[key])))
+        flat = [t for i in idx for t in samples[key][i]]
+        st = _stats(flat, [float(np.median(samples[key][i])) for i in idx])
+        st["rounds"] = len(samples[key])
+        st["normal_rounds"] = 0 if flagged else len(idx)
+        if flagged:
+            st["degraded"] = True
+        if len(idx) >= 2:  # split-half: the item's two halves of rounds, measured apart in time
+            halves = [[t for i in idx[h::2] for t in samples[key][i]] for h in (0, 1)]
+            st["halves_ms"] = [_statistic_ms(h, protocol.statistic) for h in halves]
+        stats[key] = st
+    state: dict[str, Any] = {}
+    if readings:
+        arr = np.array(readings)
+        state = {"probe_ref_ms": ref, "probe_median_ms": float(np.median(arr)),
+                 "probe_min_ms": float(arr.min()), "probe_readings": int(arr.size),
+                 "share_degraded_readings": float(np.mean(arr > limit)),
+                 "extra_passes": passes, "items_degraded": degraded}
+    return Measurement(stats, ref, state)
 
 
-def _measure(runners: Mapping[str, Runner], protocol: Protocol,
-             progress: bool) -> dict[str, dict[str, Any]]:
+def _measure(runners: Mapping[str, Runner], protocol: Protocol, progress: bool,
+             probe: Runner | None = None, probe_ref_ms: float | None = None) -> Measurement:
     """:func:`measure_round_robin` behind a progress bar."""
     bar = _bar(protocol.rounds * len(runners), "measure", progress)
     try:
-        return measure_round_robin(runners, protocol, bar)
+        with KeepAwake(bool(protocol.keep_awake)):
+            return measure_round_robin(runners, protocol, bar, probe, probe_ref_ms)
     finally:
         bar.close()
 
@@ -449,6 +649,25 @@ def _bar(total: int, desc: str, progress: bool):
 
 
 # ------------------------------------------------------------------------------ build
+def probe_network(space: SearchSpace) -> NetworkSpec:
+    """The machine-state probe of a table: the space's largest network at its widest bits
+    (the most parallel work, so the most sensitive to a slowed core)."""
+    return space.describe(space.repair(space.extreme(largest=True)))
+
+
+def _probe_of(table: LatencyTable | None, space: SearchSpace,
+              protocol: Protocol) -> tuple[NetworkSpec | None, float | None]:
+    """The probe network and its reference (ms) to measure against: a table's own when it has
+    one (an update, a validation), else the space's (the reference is then found here)."""
+    if not protocol.probe:
+        return None, None
+    if table is not None and isinstance(table.protocol.get("probe_network"), Mapping):
+        ref = table.protocol.get("probe_ref_ms")
+        return (NetworkSpec.from_dict(table.protocol["probe_network"]),
+                float(ref) if ref is not None else None)
+    return probe_network(space), None
+
+
 def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | None = None,
                 threads: int = 1, batch: int = 1, protocol: Protocol | None = None,
                 progress: bool = True, existing: LatencyTable | None = None,
@@ -461,10 +680,10 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
     """
     runtime = runtime or DEFAULT_RUNTIME.get(device_kind, "onnxruntime")
     check_runtime(device_kind, runtime)
-    protocol = protocol or Protocol()
     for name, v in (("threads", threads), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(name, f"got {v!r}", ["an integer >= 1"])
+    protocol = (protocol or Protocol()).resolved(device_kind, threads)
     t0 = time.perf_counter()
     wanted = dict(ops) if ops is not None else space_ops(space)
     todo = {k: op for k, op in wanted.items() if existing is None or k not in existing.ops}
@@ -500,22 +719,27 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
                                                  workdir, f"net{j}")
             bar.update(1)
         bar.close()
-        stats = _measure(runners, protocol, progress)
-        del runners
+        probe_spec, probe_ref = _probe_of(existing, space, protocol)
+        probe = (network_runner(probe_spec, device_kind, runtime, threads, batch, workdir,
+                                "probe") if probe_spec is not None else None)
+        stats = _measure(runners, protocol, progress, probe, probe_ref)
+        del runners, probe
 
     new_ops = dict(existing.ops) if existing is not None else {}
     for key, op in todo.items():
         new_ops[key] = {"config": op.to_dict(), **stats[key]}
     if existing is not None:
-        overhead = _refit(existing.overhead, new_ops)
+        overhead = _refit(existing.overhead, new_ops, existing.stat_key)
     else:
         rows = []
+        sk = f"{protocol.statistic}_ms"
         for j, spec in enumerate(calib):
             keys = network_key(spec)
             rows.append({"network": spec.to_dict(), "ops": list(keys),
-                         "ops_sum_ms": float(sum(new_ops[k]["median_ms"] for k in keys)),
+                         "ops_sum_ms": float(sum(new_ops[k][sk] for k in keys)),
+                         "kind_sums_ms": _kind_sums(keys, new_ops, sk),
                          "n_ops": len(keys), **stats[f"net:{j}"]})
-        overhead = _fit_rows(rows)
+        overhead = _fit_rows(rows, sk)
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     build = dict(existing.build) if existing is not None else {}
     build.update({"seconds" if existing is None else "update_seconds":
@@ -526,6 +750,8 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
         build["update_protocol"] = dataclasses.asdict(protocol)
     if unmeasurable:
         build["not_measurable"] = sorted(unmeasurable)
+    if stats.state:
+        build["state" if existing is None else "update_state"] = stats.state
     proto = {"batch": batch, "threads": threads, **dataclasses.asdict(protocol),
              "timing": ("CUDA events around each call" if device_kind == "cuda" and
                         runtime == "torch" else "perf_counter_ns around each call"),
@@ -536,6 +762,9 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
              "op_boundaries": "each op includes the quantization of its own output "
                               "(QuantizeLinear/Clip/DequantizeLinear); the input quantizer is op "
                               "'input'"}
+    if probe_spec is not None and existing is None:
+        proto["probe_network"] = probe_spec.to_dict()
+        proto["probe_ref_ms"] = stats.probe_ref_ms
     if existing is not None:
         proto = existing.protocol
     space_d = {"name": space.name,
@@ -547,20 +776,30 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
                         protocol=proto, space=space_d, ops=new_ops, overhead=overhead, build=build)
 
 
-def _fit_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _kind_sums(keys: Sequence[str], ops: Mapping[str, Mapping[str, Any]],
+               stat_key: str) -> dict[str, float]:
+    out = {g: 0.0 for g in KIND_GROUPS}
+    for k in keys:
+        out[kind_group(k.split("|", 1)[0])] += float(ops[k][stat_key])
+    return out
+
+
+def _fit_rows(rows: list[dict[str, Any]], stat_key: str) -> dict[str, Any]:
     fit = fit_overhead([r["ops_sum_ms"] for r in rows], [r["n_ops"] for r in rows],
-                       [r["median_ms"] for r in rows])
+                       [r[stat_key] for r in rows], [r["kind_sums_ms"] for r in rows])
     return {**fit, "calibration": rows}
 
 
-def _refit(old: Mapping[str, Any], ops: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _refit(old: Mapping[str, Any], ops: Mapping[str, Mapping[str, Any]],
+           stat_key: str) -> dict[str, Any]:
     """After an update: recompute the calibration networks' op sums and refit."""
     rows = [dict(r) for r in old.get("calibration", [])]
     if len(rows) < 3 or any(k not in ops for r in rows for k in r["ops"]):
         return dict(old)
     for r in rows:
-        r["ops_sum_ms"] = float(sum(ops[k]["median_ms"] for k in r["ops"]))
-    return _fit_rows(rows)
+        r["ops_sum_ms"] = float(sum(ops[k][stat_key] for k in r["ops"]))
+        r["kind_sums_ms"] = _kind_sums(r["ops"], ops, stat_key)
+    return _fit_rows(rows, stat_key)
 
 
 # ------------------------------------------------------------------------------ coverage
@@ -588,12 +827,11 @@ def check_covers(table: LatencyTable, space: SearchSpace, table_path: str,
 def fastest(model: LatencyTableModel, space: SearchSpace) -> tuple[float, NetworkSpec]:
     """The lowest predicted latency over the whole space and a network that has it.
 
-    Exact for the model: per architecture, every layer takes its fastest bit choice (layers'
-    bits are independent slots and the prediction is increasing in each op's median when
-    ``beta > 0``).
+    Exact for the model: per architecture, every layer takes the bit choice with the smallest
+    term ``op_weight * median`` (layers' bits are independent slots and the prediction is a sum
+    of such terms plus constants of the architecture).
     """
     best: tuple[float, NetworkSpec] | None = None
-    beta = float(model.table.overhead["beta"])
     for c in arch_variants(space):
         options = variant_layer_options(space, c)
         pick = []
@@ -601,9 +839,10 @@ def fastest(model: LatencyTableModel, space: SearchSpace) -> tuple[float, Networ
             known = [o for o in opts if o.key in model.table.ops]
             if not known:
                 break
-            pick.append((min if beta >= 0 else max)(known, key=lambda o: model.table.median(o.key)))
+            # the prediction is a weighted sum over ops: per layer, the smallest term wins
+            pick.append(min(known, key=lambda o: model.op_weight(o.op) * model.table.op_ms(o.key)))
         else:
-            pred = model.predict_from_sum(sum(model.table.median(o.key) for o in pick), len(pick))
+            pred = model.predict_from_ops((o.op, model.table.op_ms(o.key)) for o in pick)
             if best is None or pred < best[0]:
                 spec = _spec_with_ops(space, c, pick)
                 best = (pred, spec)
@@ -652,7 +891,7 @@ def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: 
     batch, and compare with the table's predictions (calibration networks are excluded)."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise InputError("samples", f"got {samples!r}", ["an integer >= 1"])
-    protocol = protocol or Protocol.of_table(table)
+    protocol = (protocol or Protocol.of_table(table)).resolved(table.device_kind, table.threads)
     model = LatencyTableModel(table)
     exclude = [tuple(r["ops"]) for r in table.overhead.get("calibration", [])]
     nets = random_networks(space, samples, seed, exclude)
@@ -665,23 +904,48 @@ def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: 
                                              Path(tmp), f"net{i}")
             bar.update(1)
         bar.close()
-        stats = _measure(runners, protocol, progress)
-        del runners
+        probe_spec, probe_ref = _probe_of(table, space, protocol)
+        probe = (network_runner(probe_spec, dk, rt, table.threads, table.batch, Path(tmp),
+                                "probe") if probe_spec is not None else None)
+        stats = _measure(runners, protocol, progress, probe, probe_ref)
+        del runners, probe
     rows = []
     for i, spec in enumerate(nets):
         rep = model.estimate(spec)
-        meas = stats[str(i)]["median_ms"]
+        st = stats[str(i)]
+        meas = st[table.stat_key]
         rows.append({"network": spec.to_dict(), "predicted_ms": rep.latency_ms,
                      "uncertainty_ms": rep.uncertainty_ms, "measured_ms": meas,
-                     "measured_iqr_ms": stats[str(i)]["iqr_ms"],
+                     "measured_iqr_ms": st["iqr_ms"], "measured_halves_ms": st.get("halves_ms"),
+                     "measured": {k: v for k, v in st.items() if k != "halves_ms"},
+                     "degraded": bool(st.get("degraded", False)),
                      "rel_error": (rep.latency_ms - meas) / meas})
     err = np.array([abs(r["rel_error"]) for r in rows])
+    ok = np.array([not r["degraded"] for r in rows])
     return {"mape": float(err.mean()), "share_within_10pct": float(np.mean(err <= 0.10)),
             "share_within_5pct": float(np.mean(err <= 0.05)),
             "max_abs_rel_error": float(err.max()), "samples": len(rows), "seed": seed,
             "device_kind": dk, "runtime": rt, "target": table.describe_target(),
             "gpu_name": table.machine.get("gpu_name"), "cpu_model": cpu_model(),
+            "repeatability": repeatability(rows), "state": stats.state,
+            "networks_degraded": int((~ok).sum()),
+            "share_within_10pct_normal_state": (float(np.mean(err[ok] <= 0.10)) if ok.any()
+                                                else None),
             "rows": rows}
+
+
+def repeatability(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How far the measurement itself reproduces: each network's rounds split in two halves
+    (alternate rounds, taken apart in time), the two medians compared.  A predictor cannot be
+    judged finer than this."""
+    d = [abs(a - b) / (0.5 * (a + b)) for r in rows if r.get("measured_halves_ms")
+         for a, b in [r["measured_halves_ms"]]]
+    if not d:
+        return {"networks": 0}
+    arr = np.array(d)
+    return {"networks": int(arr.size), "median_half_diff": float(np.median(arr)),
+            "share_halves_within_10pct": float(np.mean(arr <= 0.10)),
+            "max_half_diff": float(arr.max())}
 
 
 def plot_validation(path: str | Path, result: Mapping[str, Any]) -> Path:

@@ -23,12 +23,14 @@ belongs to the layer that produces it, so the consuming op's exported graph is t
 that width is.  The FPGA folding (PE/SIMD) does not change CPU/GPU latency either, so candidates
 that differ only in folding share every op.
 
-**Prediction** (:class:`LatencyTableModel`): ``latency = alpha + beta * sum(op medians) +
-gamma * n_ops``, the three coefficients fitted by least squares on networks measured end to end
-at build time (stored in the table, ``overhead.calibration``): ``alpha`` is the per-network cost
-one session call has, ``gamma`` (usually negative) removes the per-call overhead each isolated op
-measurement carried.  The uncertainty combines the ops' measured spread (IQR / 1.349 per op, in
-quadrature) with the fit's residual spread.
+**Prediction** (:class:`LatencyTableModel`): the sum of the ops' medians, corrected at the
+network level by a form fitted on networks measured end to end at build time (stored in the
+table, ``overhead.calibration``) and chosen among three by its leave-one-out error
+(:func:`fit_overhead`): ``alpha + sum + gamma*n_ops``, ``alpha + beta*sum + gamma*n_ops`` or
+``alpha + sum_k beta_k*sum_k + gamma*n_ops`` (one scale per op kind).  ``alpha`` is the cost one
+session call has per network, ``gamma`` (usually negative) removes the per-call overhead each
+isolated op measurement carried.  The uncertainty combines the ops' measured spread (IQR /
+1.349 per op, in quadrature) with the fit's residual spread.
 
 Names carry units: ``*_ms``.
 """
@@ -142,54 +144,100 @@ def network_ops(spec: NetworkSpec) -> list[tuple[str, OpConfig]]:
 
 
 # ------------------------------------------------------------------------------ overhead fit
-def fit_overhead(sums_ms: Sequence[float], n_ops: Sequence[int],
-                 measured_ms: Sequence[float]) -> dict[str, Any]:
-    """Fit ``measured = alpha + beta * sum + gamma * n_ops`` (least squares, relative weights).
+FORM_SUM = "alpha + sum + gamma*n_ops"
+FORM_LINEAR = "alpha + beta*sum + gamma*n_ops"
+FORM_KIND = "alpha + sum_k beta_k*sum_k + gamma*n_ops"
+#: what each op kind's time is summed under in the per-kind form (the input quantizer and the
+#: max-pools are cheap element-wise ops, fitted together)
+KIND_GROUPS = ("conv", "fc", "other")
+#: the fewest end-to-end calibration networks each form is fitted on (its coefficients + the
+#: leave-one-out check need them); a table below the minimum of its form is refused
+MIN_CALIBRATION = {FORM_SUM: 3, FORM_LINEAR: 5, FORM_KIND: 12}
 
-    Two forms are tried: the full three-coefficient one and ``beta = 1`` (only the per-network
-    and per-op overheads fitted); the one with the lower leave-one-out relative error is kept.
-    Residuals are weighted by ``1 / measured`` because the target is a relative error.
+
+def kind_group(op_kind: str) -> str:
+    return op_kind if op_kind in ("conv", "fc") else "other"
+
+
+def fit_overhead(sums_ms: Sequence[float], n_ops: Sequence[int],
+                 measured_ms: Sequence[float],
+                 kind_sums_ms: Sequence[Mapping[str, float]] | None = None) -> dict[str, Any]:
+    """Fit the network-level correction of the op sum on networks measured end to end.
+
+    Forms (least squares with relative weights ``1 / measured``, the target being a relative
+    error), the one with the lowest leave-one-out error kept:
+
+    * ``alpha + sum + gamma*n_ops``: only the per-network and per-op overheads;
+    * ``alpha + beta*sum + gamma*n_ops``: plus one scale on all ops;
+    * ``alpha + sum_k beta_k*sum_k + gamma*n_ops``: one scale per op kind (conv, fc, other),
+      which absorbs what isolated ops miss in a network by kind (a conv's output left in
+      cache for the next op, a thread pool's wake-up per fc) -- given ``kind_sums_ms``.
+
+    A form is only tried with at least :data:`MIN_CALIBRATION` networks.
     """
     s = np.asarray(sums_ms, float)
     n = np.asarray(n_ops, float)
     y = np.asarray(measured_ms, float)
-    if len(y) < 3:
-        raise InputError("calibration", f"needs at least 3 measured networks, got {len(y)}")
+    if len(y) < MIN_CALIBRATION[FORM_SUM]:
+        raise InputError("calibration", f"needs at least {MIN_CALIBRATION[FORM_SUM]} measured "
+                         f"networks, got {len(y)}")
+    k = (np.array([[float(d.get(g, 0.0)) for g in KIND_GROUPS] for d in kind_sums_ms])
+         if kind_sums_ms is not None else None)
     w = 1.0 / y
+    forms = [FORM_SUM, FORM_LINEAR] + ([FORM_KIND] if k is not None else [])
 
-    def solve(idx: np.ndarray, free_beta: bool) -> np.ndarray:
-        cols = [np.ones(idx.size), s[idx], n[idx]] if free_beta else [np.ones(idx.size), n[idx]]
-        a = np.stack(cols, axis=1) * w[idx, None]
-        b = (y[idx] - (0 if free_beta else s[idx])) * w[idx]
+    def columns(form: str, idx: np.ndarray) -> np.ndarray:
+        one = np.ones(idx.size)
+        if form == FORM_SUM:
+            return np.stack([one, n[idx]], axis=1)
+        if form == FORM_LINEAR:
+            return np.stack([one, s[idx], n[idx]], axis=1)
+        assert k is not None
+        return np.column_stack([one, k[idx], n[idx]])
+
+    def solve(form: str, idx: np.ndarray) -> np.ndarray:
+        a = columns(form, idx) * w[idx, None]
+        b = (y[idx] - (s[idx] if form == FORM_SUM else 0.0)) * w[idx]
         coef, *_ = np.linalg.lstsq(a, b, rcond=None)
-        return coef if free_beta else np.array([coef[0], 1.0, coef[1]])
+        return coef
 
-    def predict(coef: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return coef[0] + coef[1] * s[idx] + coef[2] * n[idx]
+    def predict(form: str, coef: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return columns(form, idx) @ coef + (s[idx] if form == FORM_SUM else 0.0)
 
-    best = None
     all_idx = np.arange(len(y))
-    for free_beta in (True, False):
-        if free_beta and len(y) < 5:
+    loo_by_form: dict[str, float] = {}
+    for form in forms:
+        if len(y) < MIN_CALIBRATION[form]:
             continue
         loo = np.empty(len(y))
         for i in range(len(y)):
             keep = all_idx[all_idx != i]
-            loo[i] = predict(solve(keep, free_beta), np.array([i]))[0]
-        loo_rel = float(np.mean(np.abs(loo - y) / y))
-        if best is None or loo_rel < best[0]:
-            best = (loo_rel, free_beta)
-    assert best is not None
-    coef = solve(all_idx, best[1])
-    rel = (predict(coef, all_idx) - y) / y
-    return {"form": "alpha + beta*sum + gamma*n_ops" if best[1] else "alpha + sum + gamma*n_ops",
-            "alpha_ms": float(coef[0]), "beta": float(coef[1]), "gamma_ms": float(coef[2]),
-            "residual_rel_std": float(np.sqrt(np.mean(rel ** 2))),
-            "mape_fit": float(np.mean(np.abs(rel))), "mape_loo": best[0], "n": int(len(y))}
+            loo[i] = predict(form, solve(form, keep), np.array([i]))[0]
+        loo_by_form[form] = float(np.mean(np.abs(loo - y) / y))
+    form = min(loo_by_form, key=loo_by_form.__getitem__)
+    coef = solve(form, all_idx)
+    rel = (predict(form, coef, all_idx) - y) / y
+    out: dict[str, Any] = {"form": form, "alpha_ms": float(coef[0]), "gamma_ms": float(coef[-1]),
+                           "residual_rel_std": float(np.sqrt(np.mean(rel ** 2))),
+                           "mape_fit": float(np.mean(np.abs(rel))), "mape_loo": loo_by_form[form],
+                           "mape_loo_by_form": loo_by_form, "n": int(len(y))}
+    if form == FORM_SUM:
+        out["beta"] = 1.0
+    elif form == FORM_LINEAR:
+        out["beta"] = float(coef[1])
+    else:
+        out["beta_by_kind"] = {g: float(c) for g, c in zip(KIND_GROUPS, coef[1:-1])}
+        # one scale for summaries: the kinds' coefficients weighted by their share of the time
+        share = k.sum(axis=0) / max(k.sum(), 1e-12)  # type: ignore[union-attr]
+        out["beta"] = float(np.dot(share, coef[1:-1]))
+    return out
 
 
 # ------------------------------------------------------------------------------ the table
 _OP_STAT_KEYS = ("median_ms", "q1_ms", "q3_ms", "n")
+#: the statistic of an item's timed runs a table predicts (``protocol.statistic``): the median, or
+#: a low percentile / the minimum -- the machine undisturbed (tables without the field: median)
+STATISTICS = ("median", "p10", "p5", "min")
 
 
 @dataclass
@@ -238,9 +286,36 @@ class LatencyTable:
             raise InputError("runtime", f"{path} was measured with {self.runtime}, not {runtime}",
                              [self.runtime])
 
+    def check_setting(self, threads: int | None = None, batch: int | None = None,
+                      path: str = "TABLE", space_flags: str = "") -> None:
+        """Refuse to use the table at another thread count or batch size: latencies measured at
+        one setting do not transfer to another (threads change the parallel split of every op,
+        batch its arithmetic intensity), so name the setting it was built at and how to build
+        one for the asked setting."""
+        for name, want, have in (("threads", threads, self.threads), ("batch", batch, self.batch)):
+            if want is not None and want != have:
+                t = threads if threads is not None else self.threads
+                b = batch if batch is not None else self.batch
+                raise InputError(name, f"{path} was built at {self.threads} thread(s), batch "
+                                 f"{self.batch}, not {name} {want}; build a table for that "
+                                 f"setting with `codesign latency build --space "
+                                 f"{self.space.get('name', 'cnv')}{space_flags} --device "
+                                 f"{self.device_kind} --runtime {self.runtime} --threads {t} "
+                                 f"--batch {b} --out NEW.json`", [have])
+
     # ---------------- ops
-    def median(self, key: str) -> float:
-        return float(self.ops[key]["median_ms"])
+    @property
+    def statistic(self) -> str:
+        return str(self.protocol.get("statistic", "median"))
+
+    @property
+    def stat_key(self) -> str:
+        """The field of an op's (or network's) record the table predicts, e.g. ``p10_ms``."""
+        return f"{self.statistic}_ms"
+
+    def op_ms(self, key: str) -> float:
+        """The op's time in the table's statistic."""
+        return float(self.ops[key][self.stat_key])
 
     def missing(self, keys: Iterable[str]) -> list[str]:
         return sorted({k for k in keys if k not in self.ops})
@@ -278,6 +353,9 @@ class LatencyTable:
             v = p.get(key, 1)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise InputError(f"{path}.protocol.{key}", f"got {v!r}", ["an integer >= 0"])
+        stat = p.get("statistic", "median")
+        if stat not in STATISTICS:
+            raise InputError(f"{path}.protocol.statistic", f"got {stat!r}", STATISTICS)
         if "round_s" in p and not _finite_pos(p["round_s"]):
             raise InputError(f"{path}.protocol.round_s", f"got {p['round_s']!r}",
                              ["a finite number > 0"])
@@ -293,6 +371,9 @@ class LatencyTable:
             if not all(_finite_pos(v) for v in vals) or not vals[0] <= vals[1] <= vals[2]:
                 raise InputError(where, f"needs 0 < q1_ms <= median_ms <= q3_ms, got {vals} "
                                  "(corrupt table?)")
+            if not _finite_pos(rec.get(f"{stat}_ms")):
+                raise InputError(where, f"needs a finite {stat}_ms > 0 (the table predicts the "
+                                 f"{stat}), got {rec.get(f'{stat}_ms')!r} (corrupt table?)")
             n = rec["n"]
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise InputError(f"{where}.n", f"got {n!r} (corrupt table?)", ["an integer >= 1"])
@@ -308,6 +389,25 @@ class LatencyTable:
             v = o.get(key)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise InputError(f"{path}.overhead.{key}", f"got {v!r}", ["a finite number"])
+        form = o.get("form", FORM_LINEAR)
+        if form not in MIN_CALIBRATION:
+            raise InputError(f"{path}.overhead.form", f"got {form!r}", list(MIN_CALIBRATION))
+        if form == FORM_KIND:
+            bk = o.get("beta_by_kind")
+            if not isinstance(bk, Mapping) or set(bk) != set(KIND_GROUPS) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in bk.values()):
+                raise InputError(f"{path}.overhead.beta_by_kind", f"got {bk!r} (corrupt table?)",
+                                 [f"one finite number for each of {', '.join(KIND_GROUPS)}"])
+        cal = o.get("calibration")
+        need = MIN_CALIBRATION[form]
+        if not isinstance(cal, list) or len(cal) < need:
+            have = len(cal) if isinstance(cal, list) else 0
+            raise InputError(f"{path}.overhead.calibration",
+                             f"has {have} end-to-end calibration networks; the fitted correction "
+                             f"'{form}' needs at least {need} (the table is truncated or was "
+                             "edited): rebuild it with `codesign latency build ... --calibration "
+                             f"{max(need, 32)}`", [f">= {need} networks"])
         return cls(machine=dict(m), protocol=dict(p), space=dict(d["space"]),
                    ops={k: dict(v) for k, v in d["ops"].items()}, overhead=dict(o),
                    build=dict(d.get("build") or {}))
@@ -377,12 +477,25 @@ class LatencyTableModel(CostModel):
     def __init__(self, table: LatencyTable | str | Path) -> None:
         self.table = table if isinstance(table, LatencyTable) else LatencyTable.load(table)
 
-    def predict_from_sum(self, ops_sum_ms: float, n_ops: int) -> float:
+    def op_weight(self, op_kind: str) -> float:
+        """The fitted scale on one op of ``op_kind`` (``beta``, or its kind's in the per-kind
+        form): the prediction is ``alpha + sum(op_weight * op_ms) + gamma * n_ops``."""
         o = self.table.overhead
-        return float(o["alpha_ms"] + o["beta"] * ops_sum_ms + o["gamma_ms"] * n_ops)
+        by_kind = o.get("beta_by_kind")
+        return float(by_kind[kind_group(op_kind)] if by_kind else o["beta"])
+
+    def predict_from_ops(self, ops_ms: Iterable[tuple[str, float]]) -> float:
+        """The prediction from ``(op kind, op ms)`` of every op of a network."""
+        o = self.table.overhead
+        total, n = 0.0, 0
+        for kind, ms in ops_ms:
+            total += self.op_weight(kind) * ms
+            n += 1
+        return float(o["alpha_ms"] + total + o["gamma_ms"] * n)
 
     def estimate(self, spec: NetworkSpec) -> LatencyReport:  # type: ignore[override]
         layers, missing = [], []
+        priced: list[tuple[str, float]] = []
         total = var = 0.0
         ops = network_ops(spec)
         for name, op in ops:
@@ -391,16 +504,17 @@ class LatencyTableModel(CostModel):
                 missing.append({"name": name, "key": op.key,
                                 "reason": f"op {op.key} is not in the latency table"})
                 continue
-            med = float(rec["median_ms"])
+            med = float(rec[self.table.stat_key])
             std = (float(rec["q3_ms"]) - float(rec["q1_ms"])) / _IQR_TO_STD
             total += med
-            var += std ** 2
-            layers.append({"name": name, "key": op.key, "median_ms": med,
+            var += (self.op_weight(op.op) * std) ** 2
+            priced.append((op.op, med))
+            layers.append({"name": name, "key": op.key, "ms": med, "median_ms": float(rec["median_ms"]),
                            "iqr_ms": float(rec["q3_ms"]) - float(rec["q1_ms"])})
-        pred = self.predict_from_sum(total, len(ops))
-        beta = float(self.table.overhead["beta"])
+        pred = self.predict_from_ops(priced)
+        pred += float(self.table.overhead["gamma_ms"]) * len(missing)  # n_ops counts every op
         fit_std = float(self.table.overhead["residual_rel_std"]) * pred
-        unc = math.sqrt((beta ** 2) * var + fit_std ** 2)
+        unc = math.sqrt(var + fit_std ** 2)
         return LatencyReport(latency_ms=pred, uncertainty_ms=unc, ops_sum_ms=total,
                              n_ops=len(ops), layers=tuple(layers), unsupported=tuple(missing),
                              target=self.table.describe_target())
@@ -408,5 +522,6 @@ class LatencyTableModel(CostModel):
 
 register_cost_model("latency-table", LatencyTableModel)
 
-__all__ = ["OpConfig", "network_ops", "fit_overhead", "LatencyTable", "LatencyTableModel",
+__all__ = ["OpConfig", "network_ops", "fit_overhead", "FORM_SUM", "FORM_LINEAR", "FORM_KIND",
+           "MIN_CALIBRATION", "KIND_GROUPS", "kind_group", "STATISTICS", "LatencyTable", "LatencyTableModel",
            "LatencyReport", "DEVICE_KINDS", "RUNTIMES"]

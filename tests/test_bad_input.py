@@ -58,7 +58,8 @@ TABLE: dict[str, Any] = {
     "space": {"name": "cnv", "config": {}},
     "overhead": {"form": "alpha + beta*sum + gamma*n_ops", "alpha_ms": 0.01, "beta": 1.0,
                  "gamma_ms": 0.0, "residual_rel_std": 0.05, "mape_fit": 0.01, "mape_loo": 0.02,
-                 "n": 4},
+                 "n": 5, "calibration": [{"ops": ["input|1x28x28|b8"], "n_ops": 1,
+                                          "ops_sum_ms": 0.01, "median_ms": 0.01}] * 5},
     "build": {},
     "ops": {"input|1x28x28|b8": {"median_ms": 0.01, "q1_ms": 0.009, "q3_ms": 0.011, "n": 5}},
 }
@@ -711,6 +712,23 @@ LATENCY_CASES = [
         lambda t: t.update(machine=["cpu"]))], "TABLE.machine"),
     Case("latency-validate-table-threads-zero", lambda ws: ["latency", "validate", ws.table(
         lambda t: t["protocol"].update(threads=0))], "TABLE.protocol.threads"),
+    Case("latency-validate-table-calibration-too-few", lambda ws: ["latency", "validate", ws.table(
+        lambda t: t["overhead"].update(calibration=t["overhead"]["calibration"][:2]))],
+        "TABLE.overhead.calibration"),
+    Case("latency-validate-table-calibration-missing", lambda ws: ["latency", "validate", ws.table(
+        lambda t: t["overhead"].pop("calibration"))], "TABLE.overhead.calibration"),
+    Case("latency-validate-table-form-unknown", lambda ws: ["latency", "validate", ws.table(
+        lambda t: t["overhead"].update(form="magic"))], "TABLE.overhead.form"),
+    Case("latency-validate-table-kind-form-no-betas", lambda ws: ["latency", "validate", ws.table(
+        lambda t: t["overhead"].update(form="alpha + sum_k beta_k*sum_k + gamma*n_ops",
+                                       calibration=t["overhead"]["calibration"] * 3))],
+        "TABLE.overhead.beta_by_kind"),
+    Case("latency-validate-other-threads", lambda ws: ["latency", "validate", _ALLOW,
+                                                       "--threads", "2", ws.table()], "threads"),
+    Case("latency-validate-other-batch", lambda ws: ["latency", "validate", _ALLOW,
+                                                     "--batch", "8", ws.table()], "batch"),
+    Case("latency-validate-threads-zero", lambda ws: ["latency", "validate", "--threads", "0",
+                                                      ws.table()], "threads"),
     Case("latency-validate-table-space-config-junk", lambda ws: [
         "latency", "validate", _ALLOW, ws.table(
             lambda t: t["space"].update(config={"input_shape": "big"}))], "space"),

@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latency-table", default=None, metavar="TABLE.json",
                    help="price latency_ms from this table for designs that lack it (e.g. an "
                         "FPGA run), so that every run can be compared on one latency axis")
+    p.add_argument("--reprice", action="store_true",
+                   help="with --latency-table: price every design on that table, also those a "
+                        "run priced for another target (another thread count, batch or "
+                        "device), so that all fronts share the table's latency axis")
     p.add_argument("--reference", default=None, metavar="ACC,VALUE",
                    help="the hypervolume's reference point: an accuracy (fraction) and a value "
                         "of the objective (default: accuracy 0 and the runs' loosest budget; "
@@ -60,10 +64,16 @@ def run(args: argparse.Namespace) -> int:
     page = Path(args.out).with_suffix(".html")
     check_out_file(str(page), "--out")
     given = parse_reference(args.reference)
+    if args.reprice and not args.latency_table:
+        from fpga.errors import InputError
+
+        raise InputError("reprice", "needs --latency-table TABLE.json (the target every design "
+                         "is priced on)")
     runs = load_runs(args.runs)
     if args.latency_table:
-        n = add_latency(runs, args.latency_table)
-        print(f"priced latency_ms of {n} designs from {args.latency_table}")
+        n = add_latency(runs, args.latency_table, reprice=args.reprice)
+        print(f"priced latency_ms of {n} designs from {args.latency_table}"
+              + (" (every design repriced on it)" if args.reprice else ""))
     objective = args.objective or default_objective(runs)
     per_run = fronts(runs, objective)  # checks every run before anything is written
     table = hypervolume_table(runs, objective, given)

@@ -46,11 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     b.add_argument("--threads", type=int, default=1,
                    help="intra-op threads (onnxruntime) / torch threads on the CPU (default 1)")
-    b.add_argument("--rounds", type=int, default=None, help="round-robin passes (default 5)")
+    b.add_argument("--rounds", type=int, default=None, help="round-robin passes (default 6)")
     b.add_argument("--round-s", type=float_arg, default=None,
                    help="seconds of timed runs per op and pass (default 0.05)")
     b.add_argument("--calibration", type=int, default=None,
-                   help="networks measured end to end to fit the overhead (default 16)")
+                   help="networks measured end to end to fit the correction (default 32; the "
+                        "per-kind form needs >= 12)")
+    b.add_argument("--statistic", default=None, choices=("p10", "median", "p5", "min"),
+                   help="what the table predicts of each item's timed runs (default p10: the "
+                        "undisturbed machine; median includes its disturbances)")
     b.add_argument("--update", action="store_true",
                    help="TABLE.json exists: measure only the ops it lacks, keep the rest")
     b.add_argument("--allow-other-machine", action="store_true",
@@ -73,6 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="refuse the table unless it was measured on this device kind")
     v.add_argument("--runtime", default=None, choices=("onnxruntime", "torch"),
                    help="refuse the table unless it was measured with this runtime")
+    v.add_argument("--threads", type=int, default=None,
+                   help="refuse the table unless it was built at this thread count")
+    v.add_argument("--batch", type=int, default=None,
+                   help="refuse the table unless it was built at this batch size")
     v.add_argument("--plot", default=None, metavar="PNG",
                    help="scatter plot (default: TABLE.validate.png next to the table)")
     v.add_argument("--allow-other-machine", action="store_true",
@@ -187,8 +195,12 @@ def run_build(args: argparse.Namespace) -> int:
         space = make_space(args.space, args.input_shape, args.num_classes)
     runtime = args.runtime or ("onnxruntime" if args.device == "cpu" else "torch")
     check_runtime(args.device, runtime)
-    proto_kw = {k: getattr(args, k) for k in ("rounds", "round_s", "calibration")
+    proto_kw = {k: getattr(args, k) for k in ("rounds", "round_s", "calibration", "statistic")
                 if getattr(args, k) is not None}
+    if existing is not None and args.statistic not in (None, existing.statistic):
+        raise InputError("statistic", f"{args.out} predicts the {existing.statistic}, not the "
+                         f"{args.statistic}; build a new table for that statistic",
+                         [existing.statistic])
     # new ops are measured like the old ones unless flags say otherwise
     protocol = (Protocol.of_table(existing, **proto_kw) if existing is not None
                 else Protocol(**proto_kw))
@@ -200,17 +212,28 @@ def run_build(args: argparse.Namespace) -> int:
     o = table.overhead
     summary = {"out": args.out, "ops": len(table.ops), "ops_measured": table.build["ops_measured"],
                "seconds": round(secs, 1), "target": table.describe_target(),
-               "overhead": {k: o[k] for k in ("form", "alpha_ms", "beta", "gamma_ms",
-                                              "mape_fit", "mape_loo", "n")}}
+               "statistic": table.statistic, "state": table.build.get("state"),
+               "overhead": {k: o.get(k) for k in ("form", "alpha_ms", "beta", "beta_by_kind",
+                                                  "gamma_ms", "mape_fit", "mape_loo", "n")}}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"measured {table.build['ops_measured']} ops ({len(table.ops)} in the table) of "
               f"space '{space.name}' on {table.describe_target()} in {secs:.1f} s")
-        print(f"per-network overhead fitted on {o['n']} networks: latency = "
-              f"{o['alpha_ms']:.4f} ms + {o['beta']:.3f} * sum(ops) + {o['gamma_ms']:.4f} ms "
-              f"* n_ops (MAPE in-sample {100 * o['mape_fit']:.1f} %, leave-one-out "
-              f"{100 * o['mape_loo']:.1f} %)")
+        kinds = o.get("beta_by_kind")
+        scale = (", ".join(f"{k} {v:.3f}" for k, v in kinds.items()) if kinds
+                 else f"{o['beta']:.3f}")
+        print(f"network-level correction fitted on {o['n']} networks measured end to end: "
+              f"{o['form']} (alpha {o['alpha_ms']:.4f} ms, beta {scale}, gamma "
+              f"{o['gamma_ms']:.4f} ms; MAPE in-sample {100 * o['mape_fit']:.1f} %, "
+              f"leave-one-out {100 * o['mape_loo']:.1f} %); the table predicts the "
+              f"{table.statistic} of the timed runs")
+        st = table.build.get("state") or {}
+        if st:
+            print(f"machine state: {100 * st['share_degraded_readings']:.0f} % of "
+                  f"{st['probe_readings']} probe readings were more than "
+                  f"{100 * protocol.state_tolerance:.0f} % slower than the reference "
+                  f"{st['probe_ref_ms']:.4f} ms (those rounds were timed again)")
         print(f"wrote {args.out}")
     return 0
 
@@ -226,8 +249,14 @@ def run_validate(args: argparse.Namespace) -> int:
         raise InputError("seed", f"got {args.seed}", ["an integer >= 0"])
     plot = args.plot or str(Path(args.table).with_suffix("")) + ".validate.png"
     check_out_file(plot, "plot")
+    for name in ("threads", "batch"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise InputError(name, f"got {v}", ["an integer >= 1"])
     table = LatencyTable.load(args.table, field="TABLE")
     table.check_use(args.device, args.runtime, path=args.table)
+    table.check_setting(args.threads, args.batch, path=args.table,
+                        space_flags=_space_flags(args))
     check_same_machine(table, args.allow_other_machine, "TABLE")
     space = make_space(args.space, args.input_shape, args.num_classes, table.space)
     check_covers(table, space, args.table, _space_flags(args))
@@ -244,7 +273,19 @@ def run_validate(args: argparse.Namespace) -> int:
               f"{r['measured_ms']:>12.4f} {100 * r['rel_error']:>6.1f}%")
     print(f"{res['samples']} random networks of space '{space.name}' on {res['target']}: "
           f"MAPE {100 * res['mape']:.2f} %, {100 * res['share_within_10pct']:.1f} % within "
-          f"+-10 %, worst {100 * res['max_abs_rel_error']:.1f} %")
+          f"+-10 %, worst {100 * res['max_abs_rel_error']:.1f} % ({table.statistic} of the "
+          "timed runs)")
+    rep, st = res["repeatability"], res["state"]
+    if rep.get("networks"):
+        print(f"the measurement itself: the two halves of each network's rounds agree within "
+              f"+-10 % for {100 * rep['share_halves_within_10pct']:.0f} % of "
+              f"{rep['networks']} networks (median difference "
+              f"{100 * rep['median_half_diff']:.1f} %)")
+    if st:
+        print(f"machine state: {100 * st['share_degraded_readings']:.0f} % of "
+              f"{st['probe_readings']} probe readings slower than the table's reference; "
+              f"{res['networks_degraded']} networks found no normal round (flagged "
+              "'degraded' in --json)")
     print(f"wrote {plot}")
     sys.stdout.flush()
     return 0

@@ -93,12 +93,16 @@ def _number(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -> int:
+def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path,
+                reprice: bool = False) -> int:
     """Price ``latency_ms`` from ``table`` for every design that lacks it (a run searched without
     a latency table, e.g. an FPGA run), from the design's own ``network``; returns how many were
     priced.  Designs that already carry ``latency_ms`` keep it: a run searched for another
-    CPU/GPU stays on its own target's latencies (its ``latency_target`` says which).  Designs
-    whose ops the table lacks raise an InputError naming the op."""
+    CPU/GPU stays on its own target's latencies (its ``latency_target`` says which) -- unless
+    ``reprice``: then every design is priced on ``table`` (its own figure kept as
+    ``latency_ms_own``), so that runs searched for different targets (say 1 thread batch 1 and
+    2 threads batch 8) are compared on the one the table measures.  Designs whose ops the table
+    lacks raise an InputError naming the op."""
     from hw_models.latency_table import LatencyTableModel
     from hw_models.network import NetworkSpec
 
@@ -106,7 +110,7 @@ def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -
     n = 0
     for label, d in runs:
         for i, x in enumerate(d["designs"]):
-            if x.get("latency_ms") is not None or not x.get("network"):
+            if not x.get("network") or (x.get("latency_ms") is not None and not reprice):
                 continue
             try:
                 spec = NetworkSpec.from_dict(x["network"])
@@ -117,8 +121,12 @@ def add_latency(runs: Sequence[tuple[str, dict[str, Any]]], table: str | Path) -
                 u = rep.unsupported[0]
                 raise InputError("latency-table", f"run {label}, design {x.get('id')}: {u['reason']}"
                                  f"; measure it with `codesign latency build --update --out {table}`")
+            if reprice and x.get("latency_ms") is not None:
+                x["latency_ms_own"] = x["latency_ms"]
             x["latency_ms"], x["latency_uncertainty_ms"] = rep.latency_ms, rep.uncertainty_ms
             n += 1
+        if reprice:
+            d["latency_target"] = model.table.describe_target()
     return n
 
 

@@ -28,7 +28,8 @@ def tiny_space() -> CnvSpace:
 
 def quick_protocol():
     from codesign.latency import Protocol
-    return Protocol(rounds=1, warmup_runs=1, min_repeats=5, round_s=0.001, calibration=4)
+    return Protocol(rounds=1, warmup_runs=1, min_repeats=5, round_s=0.001, calibration=4,
+                    state_wait_s=1.0)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +119,142 @@ def test_fit_overhead_recovers_coefficients():
     assert pred == pytest.approx(y, rel=1e-6) and fit["mape_loo"] < 1e-6
 
 
+def test_fit_overhead_per_kind_form_chosen_when_kinds_scale_differently():
+    from hw_models.latency_table import FORM_KIND, FORM_LINEAR, MIN_CALIBRATION
+
+    rng = __import__("numpy").random.default_rng(0)
+    kinds = [{"conv": float(c), "fc": float(f), "other": 0.01}
+             for c, f in rng.uniform(0.05, 1.0, size=(16, 2))]
+    n = [int(v) for v in rng.integers(6, 11, size=16)]
+    y = [0.02 + 0.8 * k["conv"] + 1.3 * k["fc"] + k["other"] - 0.003 * m
+         for k, m in zip(kinds, n)]
+    sums = [sum(k.values()) for k in kinds]
+    fit = fit_overhead(sums, n, y, kinds)
+    assert fit["form"] == FORM_KIND and fit["mape_loo"] < 1e-6
+    assert fit["beta_by_kind"]["conv"] == pytest.approx(0.8)
+    assert fit["beta_by_kind"]["fc"] == pytest.approx(1.3)
+    # below the per-kind minimum that form is not tried at all
+    few = MIN_CALIBRATION[FORM_KIND] - 1
+    fit = fit_overhead(sums[:few], n[:few], y[:few], kinds[:few])
+    assert fit["form"] != FORM_KIND and FORM_KIND not in fit["mape_loo_by_form"]
+    assert FORM_LINEAR in fit["mape_loo_by_form"]
+
+
+def test_per_kind_prediction_and_fastest_use_kind_weights():
+    from hw_models.latency_table import FORM_KIND
+
+    spec = NetworkSpec.build("n", InputSpec(1, 8, 8, 8), [
+        {"op": "conv", "out_channels": 4, "kernel": 3, "padding": 1, "weight_bits": 2,
+         "act_bits": 3},
+        {"op": "fc", "out_features": 5, "weight_bits": 4, "act_bits": None}])
+    keys = [op.key for _, op in network_ops(spec)]
+    table = _synthetic_table(dict(zip(keys, (0.01, 0.1, 0.05))), alpha=0.02, gamma=-0.005)
+    table.overhead.update(form=FORM_KIND, beta_by_kind={"conv": 0.5, "fc": 2.0, "other": 1.0})
+    rep = LatencyTableModel(table).estimate(spec)
+    assert rep.latency_ms == pytest.approx(0.02 + 0.01 + 0.5 * 0.1 + 2.0 * 0.05 - 0.005 * 3)
+
+
+def test_too_few_calibration_networks_name_the_minimum(tiny_table: Path, tmp_path: Path):
+    d = json.loads(tiny_table.read_text())
+    d["overhead"]["calibration"] = d["overhead"]["calibration"][:2]
+    bad = tmp_path / "few.json"
+    bad.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="needs at least 3") as e:
+        LatencyTable.load(bad, field="TABLE")
+    assert e.value.field == "TABLE.overhead.calibration" and "--calibration" in str(e.value)
+
+
+def test_other_threads_or_batch_is_refused_with_the_rebuild_command(tiny_table: Path):
+    table = LatencyTable.load(tiny_table)
+    table.check_setting(1, 1)
+    with pytest.raises(InputError) as e:
+        table.check_setting(threads=2, path="t.json")
+    msg = str(e.value)
+    assert e.value.field == "threads" and "built at 1 thread(s), batch 1" in msg
+    assert "codesign latency build --space cnv --device cpu --runtime onnxruntime --threads 2 " \
+           "--batch 1 --out NEW.json" in msg
+    with pytest.raises(InputError, match="--threads 1 --batch 8"):
+        table.check_setting(batch=8)
+
+
+class _Clock:
+    """A fake machine: every runner takes ``base * factor`` seconds, ``factor`` set by a test."""
+
+    def __init__(self) -> None:
+        self.factor = 1.0
+        self.calls = 0
+
+
+class _FakeRunner:
+    def __init__(self, clock: _Clock, base_s: float, slow_after_calls: int | None = None,
+                 fast_again_after: int | None = None) -> None:
+        self.clock, self.base_s = clock, base_s
+        self.slow_after, self.fast_after = slow_after_calls, fast_again_after
+
+    def __call__(self) -> None:
+        self.clock.calls += 1
+        c = self.clock.calls
+        if self.slow_after is not None and c > self.slow_after:
+            self.clock.factor = 3.0
+        if self.fast_after is not None and c > self.fast_after:
+            self.clock.factor = 1.0
+
+    def timed(self) -> float:
+        self()
+        return self.base_s * self.clock.factor
+
+
+def test_probe_drops_rounds_timed_in_a_degraded_state():
+    """Rounds timed while the probe ran slow do not count; the items are timed again once the
+    machine is back to normal; the state is reported."""
+    from codesign.latency import Protocol, measure_round_robin
+
+    clock = _Clock()
+    proto = Protocol(rounds=2, warmup_runs=1, min_repeats=3, max_repeats=3, round_s=1e-9,
+                     probe_every=1, state_wait_s=10.0)
+    # the probe: slow from its 2nd reading (call 5) until call 60
+    probe = _FakeRunner(clock, 1e-3, slow_after_calls=20, fast_again_after=60)
+    runners = {"a": _FakeRunner(clock, 2e-3), "b": _FakeRunner(clock, 5e-3)}
+    m = measure_round_robin(runners, proto, probe=probe)
+    assert m.probe_ref_ms == pytest.approx(1.0)
+    for key, base in (("a", 2.0), ("b", 5.0)):
+        assert m[key]["median_ms"] == pytest.approx(base)  # only normal-state rounds
+        assert 0 < m[key]["normal_rounds"] < m[key]["rounds"] or m[key]["rounds"] == 2
+        assert not m[key].get("degraded")
+    assert 0 < m.state["share_degraded_readings"] < 1 and m.state["items_degraded"] == 0
+
+
+def test_probe_flags_items_never_timed_in_the_normal_state():
+    from codesign.latency import Protocol, measure_round_robin
+
+    clock = _Clock()
+    proto = Protocol(rounds=1, warmup_runs=1, min_repeats=3, max_repeats=3, round_s=1e-9,
+                     probe_every=1, state_wait_s=0.0)
+    probe = _FakeRunner(clock, 1e-3)
+    runners = {"a": _FakeRunner(clock, 2e-3)}
+    clock.factor = 3.0  # slow the whole time; a table's reference says 1 ms is normal
+    m = measure_round_robin(runners, proto, probe=probe, probe_ref_ms=1.0)
+    assert m["a"]["degraded"] and m["a"]["normal_rounds"] == 0
+    assert m["a"]["median_ms"] == pytest.approx(6.0)
+    assert m.state["items_degraded"] == 1 and m.state["share_degraded_readings"] == 1.0
+
+
+def test_keep_awake_spinners_start_and_stop():
+    import os
+
+    from codesign.latency import KeepAwake
+
+    with KeepAwake(True) as k:
+        pids = [p.pid for p in k.procs]
+        assert len(pids) == len(os.sched_getaffinity(0))
+        assert all(p.poll() is None for p in k.procs)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with KeepAwake(False) as k:
+        assert k.procs == []
+
+
 # ---------------------------------------------------------------- real measurement (tiny)
 def test_build_save_load_round_trip(tiny_table: Path):
     table = LatencyTable.load(tiny_table)
@@ -126,6 +263,10 @@ def test_build_save_load_round_trip(tiny_table: Path):
     assert table.machine["cpu_model"] and table.machine["versions"]["onnxruntime"]
     assert table.protocol["weights"].startswith("random")
     assert len(table.ops) == 11 and len(table.overhead["calibration"]) == 4
+    # the machine-state probe and its reference are recorded, the state of the build too
+    assert table.protocol["probe_network"]["layers"] and table.protocol["probe_ref_ms"] > 0
+    assert table.protocol["keep_awake"] is False  # one thread
+    assert {"probe_ref_ms", "share_degraded_readings"} <= set(table.build["state"])
     for rec in table.ops.values():
         assert 0 < rec["q1_ms"] <= rec["median_ms"] <= rec["q3_ms"] and rec["n"] >= 5
     again = LatencyTable.from_dict(json.loads(json.dumps(table.to_dict())))
@@ -218,7 +359,9 @@ def test_cli_validate_json_keys_and_plot(tiny_table: Path, tmp_path: Path, capsy
     assert main(["latency", "validate", str(tiny_table), "--samples", "2", "--json",
                  "--no-progress", "--plot", str(png)]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert {"mape", "share_within_10pct"} <= set(d)
+    assert {"mape", "share_within_10pct", "repeatability", "state", "networks_degraded",
+            "share_within_10pct_normal_state"} <= set(d)
+    assert d["state"]["probe_ref_ms"] == LatencyTable.load(tiny_table).protocol["probe_ref_ms"]
     assert 0 <= d["share_within_10pct"] <= 1 and d["mape"] >= 0 and d["samples"] == 2
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -372,6 +515,29 @@ def test_compare_prices_fpga_run_latency_from_a_table(tiny_table: Path, tmp_path
     err = capsys.readouterr().err
     assert "not in the latency table" in err and "--update" in err
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_compare_reprice_puts_two_targets_on_one_axis(tiny_table: Path, tmp_path: Path, capsys):
+    """--reprice prices every design on the table, also those priced for another target."""
+    import numpy as np
+
+    space = tiny_space()
+    rng = np.random.default_rng(1)
+    nets = [space.describe(space.repair(space.sample(rng))).to_dict() for _ in range(2)]
+    other = _fake_run(tmp_path / "other", [
+        {"id": i, "accuracy": 0.8 + 0.01 * i, "lut": 1000, "fps": 1e4, "feasible": True,
+         "latency_ms": 50.0 + i, "network": n} for i, n in enumerate(nets)])
+    png = tmp_path / "cmp.png"
+    assert main(["compare", str(other), "--objective", "latency_ms", "--latency-table",
+                 str(tiny_table), "--reprice", "--out", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "priced latency_ms of 2 designs" in out and "repriced" in out
+    model = LatencyTableModel(LatencyTable.load(tiny_table))
+    low = min(model.estimate(NetworkSpec.from_dict(n)).latency_ms for n in nets)
+    assert f"{low:g} .." in out  # the front starts on the table's axis, not at 50 ms
+    # --reprice without a table is bad input, nothing written
+    assert main(["compare", str(other), "--reprice", "--out", str(tmp_path / "x.png")]) == 2
+    assert "reprice" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
 
 
 def test_dwconv_is_named_missing_not_misread(tiny_table: Path):
