@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+ABLATION_FLAGS = ""  # set by main(): the protocol flags given, so each row's command is complete
 BEGIN = "<!-- latency_table.py: results begin (generated; edit the script, not this block) -->"
 END = "<!-- latency_table.py: results end -->"
 
@@ -53,14 +54,15 @@ def stem_of(device: str, runtime: str, threads: int, batch: int, default_runtime
 
 
 def run_setting(space, device: str, runtime: str, threads: int, batch: int, samples: int,
-                progress: bool, default_runtime: str) -> dict:
+                progress: bool, default_runtime: str, protocol=None, tag: str = "") -> dict:
     from codesign.io import atomic_write_json
     from codesign.latency import Protocol, build_table, plot_validation, validate_table
 
-    stem = stem_of(device, runtime, threads, batch, default_runtime)
+    stem = stem_of(device, runtime, threads, batch, default_runtime) + tag
     load_before = load_avg()
     t0 = time.perf_counter()
-    table = build_table(space, device, runtime, threads, batch, Protocol(), progress=progress)
+    table = build_table(space, device, runtime, threads, batch, protocol or Protocol(),
+                        progress=progress)
     build_s = time.perf_counter() - t0
     table_path = ROOT / "bench" / f"{stem}_table.json"
     atomic_write_json(table_path, table.to_dict())
@@ -74,7 +76,8 @@ def run_setting(space, device: str, runtime: str, threads: int, batch: int, samp
         "date": time.strftime("%Y-%m-%d"),
         "command": (f"PYTHONPATH=. .venv/bin/python bench/latency_table.py --device {device}"
                     f"{'' if runtime == default_runtime else f' --runtime {runtime}'}"
-                    f" --threads {threads} --batch {batch} --samples {samples}"),
+                    f" --threads {threads} --batch {batch} --samples {samples}{ABLATION_FLAGS}"),
+        "tag": tag,
         "target": table.describe_target(), "machine": table.machine,
         "threads": threads, "batch": batch, "statistic": table.statistic,
         "space": "cnv (1x28x28, default)", "ops_measured": table.build["ops_measured"],
@@ -102,16 +105,20 @@ def markdown(figs: dict) -> str:
             "| MAPE | worst | halves agree +-10 % | degraded probe readings (build / validate) |\n"
             "|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
-    order = sorted(figs.values(), key=lambda f: (f["machine"]["device_kind"], f["threads"],
-                                                 f["batch"]))
+    order = sorted(figs.values(), key=lambda f: (f.get("tag", ""), f["machine"]["device_kind"],
+                                                 f["threads"], f["batch"]))
     for f in order:
         v, o = f["validation"], f["overhead_fit"]
         rep = v.get("repeatability") or {}
         bs = (f.get("build_state") or {}).get("share_degraded_readings")
         vs = (v.get("state") or {}).get("share_degraded_readings")
         pct = (lambda x: "-" if x is None else f"{100 * x:.0f} %")
+        proto = f["protocol"]
+        how = "" if not f.get("tag") else (
+            f" ({'no probe' if not proto.get('probe', True) else 'probe'}, keep-awake "
+            f"{'on' if proto.get('keep_awake') else 'off'}; `{f['tag']}`)")
         lines.append(
-            f"| {f['machine']['device_kind']}, {f['threads']} thread(s), batch {f['batch']} | "
+            f"| {f['machine']['device_kind']}, {f['threads']} thread(s), batch {f['batch']}{how} | "
             f"{f.get('statistic', 'median')} | {f['build_s']:.0f} | {o['form']} "
             f"({100 * o['mape_loo']:.1f} %) | {v['samples']} | "
             f"**{100 * v['share_within_10pct']:.0f} %** | {100 * v['mape']:.1f} % | "
@@ -149,10 +156,37 @@ def main() -> int:
                     help="batch sizes, comma-separated (default 1,8,32 on cpu, 1,256 on cuda)")
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--no-progress", action="store_true")
+    # protocol ablations (the defaults are the protocol the tables ship with); an ablated run is
+    # written under its own --tag and shown in its own rows
+    ap.add_argument("--statistic", default=None, choices=("p10", "median", "p5", "min"))
+    ap.add_argument("--no-probe", action="store_true", help="no machine-state probe")
+    ap.add_argument("--keep-awake", default=None, choices=("on", "off"),
+                    help="default: on with more than one thread")
+    ap.add_argument("--calibration", type=int, default=None)
+    ap.add_argument("--tag", default="", help="suffix of the files and rows of this run, e.g. "
+                    "_issue4 (required with an ablation flag)")
     args = ap.parse_args()
+    ablation = {}
+    if args.statistic:
+        ablation["statistic"] = args.statistic
+    if args.no_probe:
+        ablation["probe"] = False
+    if args.keep_awake:
+        ablation["keep_awake"] = args.keep_awake == "on"
+    if args.calibration:
+        ablation["calibration"] = args.calibration
+    if ablation and not args.tag:
+        ap.error("an ablation flag needs --tag (so the shipped tables are not overwritten)")
+    global ABLATION_FLAGS
+    ABLATION_FLAGS = "".join(
+        f" --{k.replace('_', '-')} {v}" for k, v in (("statistic", args.statistic),
+                                                      ("keep_awake", args.keep_awake),
+                                                      ("calibration", args.calibration),
+                                                      ("tag", args.tag)) if v) + (
+        " --no-probe" if args.no_probe else "")
 
     from codesign.io import atomic_write_json
-    from codesign.latency import DEFAULT_RUNTIME, check_runtime
+    from codesign.latency import DEFAULT_RUNTIME, Protocol, check_runtime
     from codesign.spaces.base import get_space
     from fpga.errors import InputError
 
@@ -170,7 +204,8 @@ def main() -> int:
     for t in threads:
         for b in batches:
             fig = run_setting(space, args.device, runtime, t, b, args.samples,
-                              not args.no_progress, DEFAULT_RUNTIME[args.device])
+                              not args.no_progress, DEFAULT_RUNTIME[args.device],
+                              Protocol(**ablation), args.tag)
             stem = Path(fig["table"]).name.removesuffix("_table.json").removeprefix("latency_")
             allfig[stem] = fig
             atomic_write_json(out, allfig)  # after every setting: a long run keeps what it did
