@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from codesign.latency import (OrtRunner, Protocol, measure_round_robin,  # noqa: E402
-                              network_runner)
+from codesign.latency import (KeepAwake, OrtRunner, Protocol,  # noqa: E402
+                              measure_round_robin, network_runner, speed_mismatch)
 from fpga.errors import InputError  # noqa: E402
 from hw_models.latency_table import LatencyTable, LatencyTableModel  # noqa: E402
 from hw_models.network import NetworkSpec  # noqa: E402
@@ -33,7 +33,7 @@ def main() -> int:
     if (table.machine.get("device_kind"), table.machine.get("runtime")) != ("cpu", "onnxruntime"):
         raise InputError("table", "this check times QCDQ models on the CPU", ["a cpu/onnxruntime table"])
     model = LatencyTableModel(table)
-    proto = Protocol.of_table(table)
+    proto = Protocol.of_table(table).resolved("cpu", table.threads)
     rows = []
     runners = {}
     for e in args.exports:
@@ -50,7 +50,8 @@ def main() -> int:
             probe = network_runner(NetworkSpec.from_dict(table.protocol["probe_network"]), "cpu",
                                    "onnxruntime", table.threads, table.batch, Path(tmp), "probe")
             ref = table.protocol.get("probe_ref_ms")
-        measured = measure_round_robin(runners, proto, probe=probe, probe_ref_ms=ref)
+        with KeepAwake(bool(proto.keep_awake)):  # as the table was built
+            measured = measure_round_robin(runners, proto, probe=probe, probe_ref_ms=ref)
     out = []
     for e, rep in rows:
         m = measured[e][table.stat_key]  # what the table predicts (median, or p10, ...)
@@ -59,7 +60,13 @@ def main() -> int:
                     "iqr_ms": measured[e]["iqr_ms"], "error_pct": err})
         print(f"{e:<40} predicted {rep.latency_ms:.4f} ms  measured {m:.4f} ms "
               f"(IQR {measured[e]['iqr_ms']:.4f})  error {err:+.1f} %")
-    (ROOT / "bench" / "latency_export_check.json").write_text(json.dumps(out, indent=2) + "\n")
+    off = speed_mismatch(measured.state, proto.state_tolerance)
+    if off:
+        print(f"warning: {off}; rebuild the table on this machine to check it here: "
+              f"{table.build_command(args.table)}")
+    res = {"table": args.table, "target": table.describe_target(), "state": measured.state,
+           "machine_mismatch": off, "exports": out}
+    (ROOT / "bench" / "latency_export_check.json").write_text(json.dumps(res, indent=2) + "\n")
     return 0
 
 

@@ -626,8 +626,36 @@ def measure_round_robin(runners: Mapping[str, Runner], protocol: Protocol, bar: 
         state = {"probe_ref_ms": ref, "probe_median_ms": float(np.median(arr)),
                  "probe_min_ms": float(arr.min()), "probe_readings": int(arr.size),
                  "share_degraded_readings": float(np.mean(arr > limit)),
-                 "extra_passes": passes, "items_degraded": degraded}
+                 "extra_passes": passes, "items_degraded": degraded,
+                 # the fastest reading against the reference: 1.0 when the reference was found
+                 # here; far from 1 against a table's, this machine never ran at its speed
+                 "speed_ratio": float(arr.min() / ref) if ref else None}
     return Measurement(stats, ref, state)
+
+
+def speed_mismatch(state: Mapping[str, Any] | None, tolerance: float = 0.10) -> str | None:
+    """When a measurement against a table's probe reference never saw the table's machine: a
+    sentence saying how much slower (or faster) this machine ran, else ``None``.
+
+    Slower: even the fastest of all the probe's readings was more than ``tolerance`` above the
+    reference, so no round was normal (the same CPU model string can hide a slower host; a
+    host's slow state can also last the whole run).  Faster: the fastest reading was more than
+    ``tolerance`` below it, so every reading counted as normal but the table's figures are too
+    high for this machine.
+    """
+    r = (state or {}).get("speed_ratio")
+    if not r:
+        return None
+    if r > 1 + tolerance:
+        how = f"{r:.2f}x slower than"
+    elif r < 1 / (1 + tolerance):
+        how = f"{1 / r:.2f}x faster than"
+    else:
+        return None
+    return (f"this machine never ran at the table's speed: the probe's fastest reading "
+            f"({state['probe_min_ms']:.4f} ms, of {state['probe_readings']}) was {how} the "
+            f"table's reference ({state['probe_ref_ms']:.4f} ms), so these figures compare "
+            "another machine (or another state of this one) with the table's")
 
 
 def _measure(runners: Mapping[str, Runner], protocol: Protocol, progress: bool,
@@ -729,6 +757,12 @@ def build_table(space: SearchSpace, device_kind: str = "cpu", runtime: str | Non
     for key, op in todo.items():
         new_ops[key] = {"config": op.to_dict(), **stats[key]}
     if existing is not None:
+        off = speed_mismatch(stats.state, protocol.state_tolerance)
+        if off:  # ops timed on a machine of another speed would not add up with the table's
+            raise InputError("out", f"{off}; ops measured now would not add up with the "
+                             "table's, nothing was written. Rebuild the whole table here "
+                             "(the same command without --update), or update it on the "
+                             "machine that built it")
         overhead = _refit(existing.overhead, new_ops, existing.stat_key)
     else:
         rows = []
@@ -979,4 +1013,4 @@ def plot_validation(path: str | Path, result: Mapping[str, Any]) -> Path:
 
 __all__ = ["Protocol", "build_table", "validate_table", "space_ops", "check_covers", "fastest",
            "random_networks", "machine_info", "check_runtime", "check_same_machine",
-           "plot_validation", "measure_command", "check_latency_target"]
+           "plot_validation", "measure_command", "check_latency_target", "speed_mismatch"]

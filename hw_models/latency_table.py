@@ -298,10 +298,18 @@ class LatencyTable:
                 b = batch if batch is not None else self.batch
                 raise InputError(name, f"{path} was built at {self.threads} thread(s), batch "
                                  f"{self.batch}, not {name} {want}; build a table for that "
-                                 f"setting with `codesign latency build --space "
-                                 f"{self.space.get('name', 'cnv')}{space_flags} --device "
-                                 f"{self.device_kind} --runtime {self.runtime} --threads {t} "
-                                 f"--batch {b} --out NEW.json`", [have])
+                                 f"setting with `{self.build_command('NEW.json', space_flags, t, b)}`",
+                                 [have])
+
+    def build_command(self, out: str, space_flags: str = "", threads: int | None = None,
+                      batch: int | None = None) -> str:
+        """The ``codesign latency build`` command for a table like this one (at ``threads`` and
+        ``batch`` when given), written to ``out``."""
+        stat = "" if self.statistic == "p10" else f" --statistic {self.statistic}"
+        return (f"codesign latency build --space {self.space.get('name', 'cnv')}{space_flags} "
+                f"--device {self.device_kind} --runtime {self.runtime} --threads "
+                f"{threads if threads is not None else self.threads} --batch "
+                f"{batch if batch is not None else self.batch}{stat} --out {out}")
 
     # ---------------- ops
     @property

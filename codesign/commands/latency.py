@@ -239,7 +239,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from codesign.latency import check_covers, check_same_machine, plot_validation, validate_table
+    from codesign.latency import (Protocol, check_covers, check_same_machine, plot_validation,
+                                  speed_mismatch, validate_table)
     from hw_models.latency_table import LatencyTable
 
     # every flag and file is checked before anything is measured
@@ -262,6 +263,9 @@ def run_validate(args: argparse.Namespace) -> int:
     check_covers(table, space, args.table, _space_flags(args))
     res = validate_table(table, space, args.samples, seed=args.seed,
                          progress=not args.no_progress)
+    res["machine_mismatch"] = speed_mismatch(res["state"],
+                                             Protocol.of_table(table).state_tolerance)
+    res["rebuild_command"] = table.build_command(args.table, _space_flags(args))
     plot_validation(plot, res)
     res["plot"] = plot
     if args.json:
@@ -286,6 +290,9 @@ def run_validate(args: argparse.Namespace) -> int:
               f"{st['probe_readings']} probe readings slower than the table's reference; "
               f"{res['networks_degraded']} networks found no normal round (flagged "
               "'degraded' in --json)")
+    if res.get("machine_mismatch"):
+        print(f"warning: {res['machine_mismatch']}; rebuild the table on this machine to "
+              f"predict it: {res['rebuild_command']}")
     print(f"wrote {plot}")
     sys.stdout.flush()
     return 0

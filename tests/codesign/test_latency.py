@@ -6,6 +6,7 @@ machinery, not the accuracy; the accuracy figures are in bench/LATENCY.md.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -239,6 +240,71 @@ def test_probe_flags_items_never_timed_in_the_normal_state():
     assert m.state["items_degraded"] == 1 and m.state["share_degraded_readings"] == 1.0
 
 
+def test_probe_reports_how_much_slower_the_machine_runs_than_the_table():
+    from codesign.latency import Protocol, measure_round_robin, speed_mismatch
+
+    clock = _Clock()
+    proto = Protocol(rounds=1, warmup_runs=1, min_repeats=3, max_repeats=3, round_s=1e-9,
+                     probe_every=1, state_wait_s=0.0)
+    clock.factor = 1.6  # a slower host the whole time, against a table built at 1 ms
+    m = measure_round_robin({"a": _FakeRunner(clock, 2e-3)}, proto,
+                            probe=_FakeRunner(clock, 1e-3), probe_ref_ms=1.0)
+    assert m.state["speed_ratio"] == pytest.approx(1.6)
+    msg = speed_mismatch(m.state)
+    assert msg and "1.60x slower than the table's reference (1.0000 ms)" in msg
+    # faster: every reading is "normal", but the table's figures are too high for this machine
+    assert "2.00x faster" in speed_mismatch({**m.state, "speed_ratio": 0.5})
+    assert speed_mismatch({**m.state, "speed_ratio": 1.05}) is None  # within the tolerance
+    assert speed_mismatch({}) is None and speed_mismatch(None) is None
+    # without a table's reference the probe's own fastest reading is the reference
+    clock.factor = 1.0
+    m = measure_round_robin({"a": _FakeRunner(clock, 2e-3)}, proto,
+                            probe=_FakeRunner(clock, 1e-3))
+    assert m.state["speed_ratio"] == pytest.approx(1.0) and speed_mismatch(m.state) is None
+
+
+def _faster_table(tiny_table: Path, tmp_path: Path, factor: float = 3.0) -> Path:
+    """The tiny table as if built on a machine ``factor`` times faster than this one."""
+    d = json.loads(tiny_table.read_text())
+    d["protocol"]["probe_ref_ms"] /= factor
+    path = tmp_path / "fast.json"
+    path.write_text(json.dumps(d))
+    return path
+
+
+def test_validate_on_a_slower_machine_says_so_and_how_to_rebuild(tiny_table: Path,
+                                                                   tmp_path: Path, capsys):
+    path = _faster_table(tiny_table, tmp_path)
+    assert main(["latency", "validate", str(path), "--samples", "2", "--json", "--no-progress",
+                 "--plot", str(tmp_path / "v.png")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "slower than the table's reference" in d["machine_mismatch"]
+    assert d["state"]["speed_ratio"] > 1.1
+    assert d["rebuild_command"] == ("codesign latency build --space cnv --device cpu --runtime "
+                                    f"onnxruntime --threads 1 --batch 1 --out {path}")
+    assert main(["latency", "validate", str(path), "--samples", "2", "--no-progress",
+                 "--plot", str(tmp_path / "v.png")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: this machine never ran at the table's speed" in out
+    assert "rebuild the table on this machine" in out
+
+
+def test_update_on_a_slower_machine_is_refused_nothing_written(tiny_table: Path,
+                                                                tmp_path: Path, capsys):
+    path = _faster_table(tiny_table, tmp_path)
+    d = json.loads(path.read_text())
+    del d["ops"][sorted(d["ops"])[0]]
+    path.write_text(json.dumps(d))
+    before = path.read_bytes()
+    assert main(["latency", "build", "--space", "cnv", "--device", "cpu", "--update",
+                 "--out", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("codesign latency build: error: out:")
+    assert "slower than" in err and "nothing was written" in err
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["fast.json"]
+
+
 def test_keep_awake_spinners_start_and_stop():
     import os
 
@@ -347,7 +413,10 @@ def test_update_measures_only_missing_ops(tiny_table: Path):
     dropped = sorted(table.ops)[0]
     del table.ops[dropped]
     kept = dict(table.ops)
-    new = build_table(tiny_space(), "cpu", "onnxruntime", 1, 1, quick_protocol(),
+    # no probe: this test is about which ops are measured, not the machine's speed (a noisy
+    # machine would otherwise refuse the update as measured at another speed)
+    proto = dataclasses.replace(quick_protocol(), probe=False)
+    new = build_table(tiny_space(), "cpu", "onnxruntime", 1, 1, proto,
                       progress=False, existing=table)
     assert new.build["ops_measured"] == 1 and dropped in new.ops
     assert all(new.ops[k] == v for k, v in kept.items())
