@@ -633,6 +633,18 @@ def measure_round_robin(runners: Mapping[str, Runner], protocol: Protocol, bar: 
     return Measurement(stats, ref, state)
 
 
+def degraded_warning(state: Mapping[str, Any] | None, items: int) -> str | None:
+    """When some of ``items`` never got their normal rounds: a sentence saying how many and how
+    often the machine was slow (those items' figures mix machine states), else ``None``."""
+    n = int((state or {}).get("items_degraded") or 0)
+    if not n:
+        return None
+    return (f"{n} of {items} items never got their normal rounds (the probe read slow in "
+            f"{100 * state['share_degraded_readings']:.0f} % of {state['probe_readings']} "
+            "readings), so their figures mix machine states (flagged 'degraded'); measure "
+            "again when the machine is quiet")
+
+
 def speed_mismatch(state: Mapping[str, Any] | None, tolerance: float = 0.10) -> str | None:
     """When a measurement against a table's probe reference never saw the table's machine: a
     sentence saying how much slower (or faster) this machine ran, else ``None``.
@@ -1013,4 +1025,5 @@ def plot_validation(path: str | Path, result: Mapping[str, Any]) -> Path:
 
 __all__ = ["Protocol", "build_table", "validate_table", "space_ops", "check_covers", "fastest",
            "random_networks", "machine_info", "check_runtime", "check_same_machine",
-           "plot_validation", "measure_command", "check_latency_target", "speed_mismatch"]
+           "plot_validation", "measure_command", "check_latency_target", "speed_mismatch",
+           "degraded_warning"]

@@ -168,7 +168,8 @@ def run_build(args: argparse.Namespace) -> int:
     import time
 
     from codesign.io import atomic_write_json
-    from codesign.latency import Protocol, build_table, check_runtime, check_same_machine
+    from codesign.latency import (Protocol, build_table, check_runtime, check_same_machine,
+                                  degraded_warning)
     from hw_models.latency_table import LatencyTable
 
     # every flag and file is checked before anything is measured
@@ -234,6 +235,10 @@ def run_build(args: argparse.Namespace) -> int:
                   f"{st['probe_readings']} probe readings were more than "
                   f"{100 * protocol.state_tolerance:.0f} % slower than the reference "
                   f"{st['probe_ref_ms']:.4f} ms (those rounds were timed again)")
+        warn = degraded_warning(st, table.build["ops_measured"] + (
+            len(o.get("calibration", [])) if not args.update else 0))
+        if warn:
+            print(f"warning: {warn}")
         print(f"wrote {args.out}")
     return 0
 

@@ -263,6 +263,17 @@ def test_probe_reports_how_much_slower_the_machine_runs_than_the_table():
     assert m.state["speed_ratio"] == pytest.approx(1.0) and speed_mismatch(m.state) is None
 
 
+def test_degraded_items_are_warned_about_with_the_share_of_slow_readings():
+    from codesign.latency import degraded_warning
+
+    st = {"items_degraded": 3, "share_degraded_readings": 0.95, "probe_readings": 40}
+    msg = degraded_warning(st, 285)
+    assert msg.startswith("3 of 285 items never got their normal rounds")
+    assert "95 % of 40 readings" in msg and "'degraded'" in msg
+    assert degraded_warning({**st, "items_degraded": 0}, 285) is None
+    assert degraded_warning(None, 285) is None
+
+
 def _faster_table(tiny_table: Path, tmp_path: Path, factor: float = 3.0) -> Path:
     """The tiny table as if built on a machine ``factor`` times faster than this one."""
     d = json.loads(tiny_table.read_text())
