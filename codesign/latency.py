@@ -854,9 +854,7 @@ def measure_command(table_path: str, table: LatencyTable | None = None, space: s
     """The command that measures a table's missing ops in place."""
     if table is None:
         return f"codesign latency build --space {space} --device cpu --out {table_path}"
-    return (f"codesign latency build --space {table.space.get('name', space)}{extra} "
-            f"--device {table.device_kind} --runtime {table.runtime} --threads {table.threads} "
-            f"--batch {table.batch} --update --out {table_path}")
+    return table.build_command(table_path, extra, update=True)
 
 
 def check_covers(table: LatencyTable, space: SearchSpace, table_path: str,
@@ -974,6 +972,7 @@ def validate_table(table: LatencyTable, space: SearchSpace, samples: int, seed: 
             "device_kind": dk, "runtime": rt, "target": table.describe_target(),
             "gpu_name": table.machine.get("gpu_name"), "cpu_model": cpu_model(),
             "repeatability": repeatability(rows), "state": stats.state,
+            "machine_mismatch": speed_mismatch(stats.state, protocol.state_tolerance),
             "networks_degraded": int((~ok).sum()),
             "share_within_10pct_normal_state": (float(np.mean(err[ok] <= 0.10)) if ok.any()
                                                 else None),

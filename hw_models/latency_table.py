@@ -302,14 +302,15 @@ class LatencyTable:
                                  [have])
 
     def build_command(self, out: str, space_flags: str = "", threads: int | None = None,
-                      batch: int | None = None) -> str:
+                      batch: int | None = None, update: bool = False) -> str:
         """The ``codesign latency build`` command for a table like this one (at ``threads`` and
-        ``batch`` when given), written to ``out``."""
+        ``batch`` when given), written to ``out``; ``update``: measuring only its missing ops."""
         stat = "" if self.statistic == "p10" else f" --statistic {self.statistic}"
         return (f"codesign latency build --space {self.space.get('name', 'cnv')}{space_flags} "
                 f"--device {self.device_kind} --runtime {self.runtime} --threads "
                 f"{threads if threads is not None else self.threads} --batch "
-                f"{batch if batch is not None else self.batch}{stat} --out {out}")
+                f"{batch if batch is not None else self.batch}{stat}"
+                f"{' --update' if update else ''} --out {out}")
 
     # ---------------- ops
     @property

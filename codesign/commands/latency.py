@@ -211,9 +211,10 @@ def run_build(args: argparse.Namespace) -> int:
     atomic_write_json(args.out, table.to_dict())
     secs = time.perf_counter() - t0
     o = table.overhead
+    state = table.build.get("update_state" if existing is not None else "state")
     summary = {"out": args.out, "ops": len(table.ops), "ops_measured": table.build["ops_measured"],
                "seconds": round(secs, 1), "target": table.describe_target(),
-               "statistic": table.statistic, "state": table.build.get("state"),
+               "statistic": table.statistic, "state": state,
                "overhead": {k: o.get(k) for k in ("form", "alpha_ms", "beta", "beta_by_kind",
                                                   "gamma_ms", "mape_fit", "mape_loo", "n")}}
     if args.json:
@@ -229,7 +230,7 @@ def run_build(args: argparse.Namespace) -> int:
               f"{o['gamma_ms']:.4f} ms; MAPE in-sample {100 * o['mape_fit']:.1f} %, "
               f"leave-one-out {100 * o['mape_loo']:.1f} %); the table predicts the "
               f"{table.statistic} of the timed runs")
-        st = table.build.get("state") or {}
+        st = state or {}
         if st:
             print(f"machine state: {100 * st['share_degraded_readings']:.0f} % of "
                   f"{st['probe_readings']} probe readings were more than "
@@ -244,8 +245,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from codesign.latency import (Protocol, check_covers, check_same_machine, plot_validation,
-                                  speed_mismatch, validate_table)
+    from codesign.latency import check_covers, check_same_machine, plot_validation, validate_table
     from hw_models.latency_table import LatencyTable
 
     # every flag and file is checked before anything is measured
@@ -268,8 +268,6 @@ def run_validate(args: argparse.Namespace) -> int:
     check_covers(table, space, args.table, _space_flags(args))
     res = validate_table(table, space, args.samples, seed=args.seed,
                          progress=not args.no_progress)
-    res["machine_mismatch"] = speed_mismatch(res["state"],
-                                             Protocol.of_table(table).state_tolerance)
     res["rebuild_command"] = table.build_command(args.table, _space_flags(args))
     plot_validation(plot, res)
     res["plot"] = plot
